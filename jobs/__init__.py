@@ -1,0 +1,1 @@
+"""Work that runs unattended: price refresh, the weekly report, the scheduler service."""

@@ -1,0 +1,5 @@
+import sys
+
+from rentbuy.cli import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""Turns store data and optimizer results into tables, text, Markdown, HTML, JSON and charts."""
