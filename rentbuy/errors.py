@@ -7,7 +7,7 @@ class RentbuyError(Exception):
     exit_code = 1
 
 
-class UsageError(RentbuyError):
+class UsageError(RentbuyError, ValueError):
     """Bad input on the command line: unknown GPU, bad duration, impossible job (exit code 2)."""
 
     exit_code = 2

@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 
-def _cell(value: Any) -> str:
+def format_cell(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, float):
@@ -30,7 +30,7 @@ def text_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None 
     if not rows:
         return "(no rows)"
     cols = list(columns or rows[0].keys())
-    cells = [[_cell(row.get(col)) for col in cols] for row in rows]
+    cells = [[format_cell(row.get(col)) for col in cols] for row in rows]
     widths = [max(len(col), *(len(r[i]) for r in cells)) for i, col in enumerate(cols)]
     numeric = [all(isinstance(row.get(col), int | float | Decimal) or row.get(col) is None for row in rows)
                for col in cols]
@@ -42,6 +42,17 @@ def text_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None 
     out = [line(cols), line("-" * w for w in widths)]
     out.extend(line(r) for r in cells)
     return "\n".join(out)
+
+
+def markdown_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None) -> str:
+    """A GitHub-flavoured Markdown table with the same cell formatting as ``text_table``."""
+    if not rows:
+        return "_(none)_"
+    cols = list(columns or rows[0].keys())
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for row in rows:
+        lines.append("| " + " | ".join(format_cell(row.get(c)).replace("|", "\\|") for c in cols) + " |")
+    return "\n".join(lines)
 
 
 def _json_default(value: Any) -> Any:
@@ -67,6 +78,10 @@ def _finite(value: Any) -> Any:
     return value
 
 
+def _plain(value: Any) -> Any:
+    return _json_default(value) if isinstance(value, datetime | date | Decimal) else value
+
+
 def to_csv(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None) -> str:
     if not rows:
         return ""
@@ -75,6 +90,5 @@ def to_csv(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = No
     writer = csv.DictWriter(buffer, fieldnames=cols, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({c: _json_default(row[c]) if isinstance(row.get(c), datetime | Decimal) else row.get(c)
-                         for c in cols})
+        writer.writerow({c: _plain(row.get(c)) for c in cols})
     return buffer.getvalue()

@@ -1,0 +1,153 @@
+"""Engines, sessions and schema upgrades for the embedded SQLite default and PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, event, inspect
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+
+class StoreError(RuntimeError):
+    """The database cannot be used as it is; the message says what to do."""
+
+
+def is_sqlite(url: str) -> bool:
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # WAL lets the report read while a refresh writes; foreign keys are off by default in SQLite.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """An engine for ``url``; for a SQLite file, its directory is created first."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database
+        if database and database != ":memory:":
+            directory = Path(database).expanduser().parent
+            try:
+                directory.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(f"Cannot create the data directory {directory}: {exc.strerror}; "
+                                 "set RENTBUY_DATA_DIR or RENTBUY_DATABASE_URL to a writable place.") from exc
+            if not os.access(directory, os.W_OK):
+                raise StoreError(f"The data directory {directory} is not writable; "
+                                 "set RENTBUY_DATA_DIR or RENTBUY_DATABASE_URL to a writable place.")
+        engine = create_engine(url, **kwargs)
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_engine(url, **kwargs)
+
+
+def alembic_config(url: str, connection: Any | None = None) -> Any:
+    """An Alembic ``Config`` for our migrations, usable from a checkout or an installed wheel."""
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", "store:migrations")
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+def head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(alembic_config("sqlite://"))
+    head = script.get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Run the migrations up to ``revision`` on the engine's database."""
+    from alembic import command
+
+    with engine.begin() as connection:
+        command.upgrade(alembic_config(str(engine.url), connection), revision)
+
+
+def downgrade(engine: Engine, revision: str = "base") -> None:
+    from alembic import command
+
+    with engine.begin() as connection:
+        command.downgrade(alembic_config(str(engine.url), connection), revision)
+
+
+def ensure_schema(engine: Engine) -> None:
+    """Make sure the schema is current before a command uses it.
+
+    An embedded SQLite file belongs to this user, so it is upgraded silently. A PostgreSQL
+    database is shared with other instances, so an out-of-date one is reported, not altered.
+    """
+    try:
+        current = current_revision(engine)
+    except OperationalError as exc:
+        where = safe_url(str(engine.url))
+        raise StoreError(f"Cannot reach the database at {where}: {_first_line(exc)}") from exc
+    head = head_revision()
+    if current == head:
+        return
+    if engine.dialect.name == "sqlite":
+        try:
+            upgrade(engine)
+        except OperationalError as exc:
+            raise StoreError(f"Cannot write the database {engine.url.database}: {_first_line(exc)}") from exc
+        return
+    state = "is empty" if current is None else f"is at revision {current}, not {head}"
+    raise StoreError(f"The database {state}; run `rentbuy db upgrade` to migrate it.")
+
+
+def _first_line(exc: Exception) -> str:
+    original = getattr(exc, "orig", None) or exc
+    text = str(original).strip().splitlines()
+    return (text[0] if text else type(original).__name__).rstrip(".") + "."
+
+
+def safe_url(url: str) -> str:
+    """The URL with any password masked, for messages and ``rentbuy info``."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+@contextmanager
+def session_scope(engine: Engine) -> Iterator[Session]:
+    """One transaction: commit on success, roll back on any error."""
+    session = session_factory(engine)()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def table_names(engine: Engine) -> list[str]:
+    return sorted(inspect(engine).get_table_names())

@@ -1,0 +1,320 @@
+"""Every read and write rentbuy does against its database.
+
+Writes are idempotent (``ON CONFLICT DO NOTHING`` on each table's natural key) so a repeated
+refresh or seed adds nothing. Reads that feed reports return pandas DataFrames; pandas is
+imported inside them so CLI start-up does not pay for it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from itertools import islice
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Select, and_, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from store.models import PriceObservation, PurchaseObservation, RefreshRun, ReportDelivery
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+PRICE_COLUMNS = (
+    "source", "offer_key", "gpu", "gpu_raw_name", "gpu_count", "region", "pricing", "usd_per_gpu_hour",
+    "currency", "original_amount", "observed_at", "flagged", "source_url",
+)
+PURCHASE_COLUMNS = (
+    "source", "gpu", "condition", "basis", "usd", "currency", "original_amount", "observed_at",
+    "source_url", "note",
+)
+# Rows per INSERT statement: big enough to amortise round trips, small enough for SQLite's
+# limit on bound parameters (32,766) at 14 columns.
+BATCH_ROWS = 2000
+
+
+def _field(item: Any, name: str, default: Any = None) -> Any:
+    """A column value from a mapping or an object, falling back to its ``attributes`` extras."""
+    if isinstance(item, Mapping):
+        return item.get(name, default)
+    if hasattr(item, name):
+        return getattr(item, name)
+    extras = getattr(item, "attributes", None) or {}
+    return extras.get(name, default)
+
+
+def _decimal(value: Any) -> Decimal | None:
+    return None if value is None else Decimal(str(value))
+
+
+def _price_row(item: Any, refresh_run_id: int | None) -> dict[str, Any]:
+    row = {name: _field(item, name) for name in PRICE_COLUMNS}
+    row["usd_per_gpu_hour"] = _decimal(row["usd_per_gpu_hour"])
+    row["original_amount"] = _decimal(row["original_amount"])
+    row["currency"] = row["currency"] or "USD"
+    row["flagged"] = bool(row["flagged"])
+    row["refresh_run_id"] = refresh_run_id
+    return row
+
+
+def _batches(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    iterator = iter(items)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+def _insert_ignoring_duplicates(session: Session, table: Any, rows: list[dict[str, Any]]) -> int:
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        statement = postgresql.insert(table).on_conflict_do_nothing()
+    elif dialect == "sqlite":
+        statement = sqlite.insert(table).on_conflict_do_nothing()
+    else:  # pragma: no cover - only SQLite and PostgreSQL are supported
+        raise RuntimeError(f"unsupported database dialect {dialect!r}")
+    # rowcount is unreliable for executemany on PostgreSQL; RETURNING counts what really landed.
+    result = session.execute(statement.returning(table.c.id), rows)
+    return len(result.all())
+
+
+def insert_price_observations(
+    session: Session, quotes: Iterable[Any], refresh_run_id: int | None = None
+) -> int:
+    """Store quotes (``PriceQuote`` objects or mappings with its fields); returns rows added.
+
+    Runs inside the caller's transaction: the caller decides whether a source lands whole.
+    """
+    written = 0
+    for batch in _batches((_price_row(q, refresh_run_id) for q in quotes), BATCH_ROWS):
+        written += _insert_ignoring_duplicates(session, PriceObservation.__table__, batch)
+    return written
+
+
+def insert_purchase_observations(session: Session, quotes: Iterable[Any]) -> int:
+    """Store street prices (``PurchaseQuote`` objects or mappings); returns rows added."""
+    rows = []
+    for quote in quotes:
+        row = {name: _field(quote, name) for name in PURCHASE_COLUMNS}
+        row["usd"] = _decimal(row["usd"])
+        row["original_amount"] = _decimal(row["original_amount"])
+        row["currency"] = row["currency"] or "USD"
+        row["basis"] = row["basis"] or "asking"
+        rows.append(row)
+    written = 0
+    for batch in _batches(rows, BATCH_ROWS):
+        written += _insert_ignoring_duplicates(session, PurchaseObservation.__table__, batch)
+    return written
+
+
+# --- refresh runs -------------------------------------------------------------------------------
+
+
+def start_refresh_run(session: Session, source: str, started_at: datetime | None = None) -> RefreshRun:
+    run = RefreshRun(source=source, started_at=started_at or datetime.now(UTC), status="running",
+                     quotes_parsed=0, rows_written=0, unknown_gpu_names="[]", quotes_flagged=0)
+    session.add(run)
+    session.flush()
+    return run
+
+
+def finish_refresh_run(
+    session: Session,
+    run: RefreshRun,
+    status: str,
+    *,
+    quotes_parsed: int = 0,
+    rows_written: int = 0,
+    unknown_gpu_names: Iterable[str] = (),
+    quotes_flagged: int = 0,
+    error: str | None = None,
+    raw_path: str | None = None,
+) -> RefreshRun:
+    run.status = status
+    run.finished_at = datetime.now(UTC)
+    run.quotes_parsed = quotes_parsed
+    run.rows_written = rows_written
+    run.unknown_gpu_names = json.dumps(sorted(set(unknown_gpu_names)))
+    run.quotes_flagged = quotes_flagged
+    run.error = error
+    run.raw_path = raw_path
+    session.flush()
+    return run
+
+
+def find_run(session: Session, source: str, raw_path: str, status: str = "ok") -> RefreshRun | None:
+    """A finished run of ``source`` over the same archived payload (how re-seeding is skipped)."""
+    query = select(RefreshRun).where(RefreshRun.source == source, RefreshRun.raw_path == raw_path,
+                                     RefreshRun.status == status).limit(1)
+    return session.scalars(query).first()
+
+
+def refresh_runs(session: Session, limit: int = 50, source: str | None = None) -> list[RefreshRun]:
+    query = select(RefreshRun).order_by(RefreshRun.started_at.desc(), RefreshRun.id.desc()).limit(limit)
+    if source:
+        query = query.where(RefreshRun.source == source)
+    return list(session.scalars(query))
+
+
+def last_success_by_source(session: Session) -> dict[str, datetime]:
+    """When each source last refreshed successfully."""
+    query = (select(RefreshRun.source, func.max(RefreshRun.finished_at))
+             .where(RefreshRun.status == "ok").group_by(RefreshRun.source))
+    return {source: when for source, when in session.execute(query) if when is not None}
+
+
+# --- summaries for `rentbuy info` ---------------------------------------------------------------
+
+
+def row_counts(session: Session) -> dict[str, int]:
+    return {
+        model.__tablename__: int(session.scalar(select(func.count()).select_from(model)) or 0)
+        for model in (PriceObservation, PurchaseObservation, RefreshRun, ReportDelivery)
+    }
+
+
+def data_dates(session: Session) -> dict[str, tuple[datetime | None, datetime | None]]:
+    """Oldest and newest observation per table: how fresh the numbers behind a report are."""
+    out = {}
+    for model in (PriceObservation, PurchaseObservation):
+        bounds = select(func.min(model.observed_at), func.max(model.observed_at))
+        oldest, newest = session.execute(bounds).one()
+        out[model.__tablename__] = (_utc(oldest), _utc(newest))
+    return out
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)  # aggregates bypass the column type on SQLite
+
+
+# --- price reads --------------------------------------------------------------------------------
+
+
+def _price_filters(
+    query: Select[Any], gpu: str | Iterable[str] | None, since: datetime | None,
+    source: str | None, pricing: str | None,
+) -> Select[Any]:
+    if isinstance(gpu, str):
+        query = query.where(PriceObservation.gpu == gpu)
+    elif gpu is not None:
+        query = query.where(PriceObservation.gpu.in_(list(gpu)))
+    if since is not None:
+        query = query.where(PriceObservation.observed_at >= since)
+    if source:
+        query = query.where(PriceObservation.source == source)
+    if pricing:
+        query = query.where(PriceObservation.pricing == pricing)
+    return query
+
+
+def price_observations(
+    session: Session,
+    gpu: str | Iterable[str] | None = None,
+    since: datetime | None = None,
+    source: str | None = None,
+    pricing: str | None = None,
+    limit: int | None = None,
+) -> pd.DataFrame:
+    """Observations, newest first, one row each with its source and observed_at."""
+    import pandas as pd
+
+    columns = [getattr(PriceObservation, c) for c in PRICE_COLUMNS]
+    query = _price_filters(select(*columns), gpu, since, source, pricing)
+    query = query.order_by(PriceObservation.observed_at.desc(), PriceObservation.source,
+                           PriceObservation.offer_key)
+    if limit:
+        query = query.limit(limit)
+    frame = pd.DataFrame(session.execute(query).all(), columns=list(PRICE_COLUMNS))
+    if not frame.empty:
+        frame["usd_per_gpu_hour"] = frame["usd_per_gpu_hour"].astype(float)
+        frame["original_amount"] = pd.to_numeric(frame["original_amount"], errors="coerce")
+    return frame
+
+
+def current_offers(
+    session: Session,
+    gpu: str | Iterable[str] | None = None,
+    live_window: timedelta = timedelta(days=2),
+) -> pd.DataFrame:
+    """The offers that stand now: each offer's latest observation.
+
+    A live source lists what is for rent at each refresh, so an offer missing from its latest
+    refreshes (a marketplace machine taken off) drops out after ``live_window``. Bundled snapshot
+    rows have no later refresh to vanish from, so their latest dated row stands.
+    """
+    import pandas as pd
+
+    latest = (
+        _price_filters(
+            select(PriceObservation.source, PriceObservation.offer_key, PriceObservation.pricing,
+                   func.max(PriceObservation.observed_at).label("latest")),
+            gpu, None, None, None,
+        )
+        .group_by(PriceObservation.source, PriceObservation.offer_key, PriceObservation.pricing)
+        .subquery()
+    )
+    columns = [getattr(PriceObservation, c) for c in PRICE_COLUMNS]
+    query = (
+        select(*columns, RefreshRun.source.label("run_source"))
+        .join(latest, and_(PriceObservation.source == latest.c.source,
+                           PriceObservation.offer_key == latest.c.offer_key,
+                           PriceObservation.pricing == latest.c.pricing,
+                           PriceObservation.observed_at == latest.c.latest))
+        .outerjoin(RefreshRun, RefreshRun.id == PriceObservation.refresh_run_id)
+    )
+    frame = pd.DataFrame(session.execute(query).all(), columns=[*PRICE_COLUMNS, "run_source"])
+    if frame.empty:
+        return frame.drop(columns="run_source")
+    frame["usd_per_gpu_hour"] = frame["usd_per_gpu_hour"].astype(float)
+    frame["observed_at"] = pd.to_datetime(frame["observed_at"], utc=True)
+    frame["live"] = frame["run_source"] == frame["source"]
+    newest_live = frame[frame["live"]].groupby("source")["observed_at"].max()
+    cutoff = frame["source"].map(newest_live) - pd.Timedelta(live_window)
+    stands = ~frame["live"] | (frame["observed_at"] >= cutoff)
+    return frame[stands].drop(columns="run_source").reset_index(drop=True)
+
+
+def price_history(
+    session: Session, gpu: str, since: datetime | None = None, pricing: str | None = None
+) -> pd.DataFrame:
+    """Daily statistics of one GPU's unflagged offers (min, p10, median, p90, max, count)."""
+    frame = price_observations(session, gpu=gpu, since=since, pricing=pricing)
+    if frame.empty:
+        return frame
+    frame = frame[~frame["flagged"]]
+    frame["day"] = frame["observed_at"].map(lambda t: t.date())
+    grouped = frame.groupby(["day", "source", "pricing"])["usd_per_gpu_hour"]
+    out = grouped.agg(
+        usd_min="min",
+        usd_p10=lambda s: s.quantile(0.1),
+        usd_median="median",
+        usd_p90=lambda s: s.quantile(0.9),
+        usd_max="max",
+        offers="count",
+    )
+    return out.reset_index()
+
+
+# --- purchase reads -----------------------------------------------------------------------------
+
+
+def purchase_observations(
+    session: Session, gpu: str | Iterable[str] | None = None, since: datetime | None = None
+) -> pd.DataFrame:
+    import pandas as pd
+
+    query = select(*[getattr(PurchaseObservation, c) for c in PURCHASE_COLUMNS])
+    if isinstance(gpu, str):
+        query = query.where(PurchaseObservation.gpu == gpu)
+    elif gpu is not None:
+        query = query.where(PurchaseObservation.gpu.in_(list(gpu)))
+    if since is not None:
+        query = query.where(PurchaseObservation.observed_at >= since)
+    query = query.order_by(PurchaseObservation.observed_at.desc())
+    frame = pd.DataFrame(session.execute(query).all(), columns=list(PURCHASE_COLUMNS))
+    if not frame.empty:
+        frame["usd"] = frame["usd"].astype(float)
+    return frame

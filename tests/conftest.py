@@ -1,0 +1,131 @@
+"""Shared fixtures: an isolated environment per test, databases on SQLite and PostgreSQL, no network.
+
+PostgreSQL comes from ``RENTBUY_TEST_POSTGRES_URL`` (default: the CI server at 127.0.0.1:5432,
+database ``test``). Each test gets its own schema, dropped afterwards, so runs leave nothing behind.
+Locally an unreachable server skips the PostgreSQL cases; with ``CI`` set it fails them.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+_real_connect = socket.socket.connect
+
+
+def _guarded_connect(self: socket.socket, address: object) -> object:
+    host = address[0] if isinstance(address, tuple) else None
+    if host is not None and self.family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            loopback = ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            loopback = host == "localhost"
+        if not loopback:
+            raise RuntimeError(f"tests must not reach the network (tried {host})")
+    return _real_connect(self, address)
+
+
+@pytest.fixture(autouse=True)
+def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(socket.socket, "connect", _guarded_connect)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
+    """No developer's RENTBUY_* variables leak in; the data directory is the test's own."""
+    for name in list(os.environ):
+        if name.startswith("RENTBUY_") and name != "RENTBUY_TEST_POSTGRES_URL":
+            monkeypatch.delenv(name)
+    data_dir = tmp_path / "data"
+    monkeypatch.setenv("RENTBUY_DATA_DIR", str(data_dir))
+    from config.settings import get_settings
+
+    get_settings.cache_clear()
+    yield data_dir
+    get_settings.cache_clear()
+
+
+def postgres_base_url() -> str:
+    return os.environ.get("RENTBUY_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL)
+
+
+def _postgres_available() -> str | None:
+    """None when the server answers, else the reason it does not."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(postgres_base_url())
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("select 1"))
+        return None
+    except Exception as exc:  # any driver error means "not usable here"
+        return f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> str:
+    reason = _postgres_available()
+    if reason is not None:
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL is required in CI but unreachable at {postgres_base_url()}: {reason}")
+        pytest.skip(f"PostgreSQL unreachable ({reason})")
+    return postgres_base_url()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str) -> Iterator[str]:
+    """A URL whose connections live in a fresh schema of the test database."""
+    from sqlalchemy import create_engine, text
+
+    schema = f"rentbuy_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(postgres_server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    separator = "&" if "?" in postgres_server else "?"
+    yield f"{postgres_server}{separator}options=-csearch_path%3D{schema}"
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'rentbuy-test.sqlite3'}"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest) -> str:
+    """Each database test runs once on SQLite and once on PostgreSQL."""
+    if request.param == "sqlite":
+        return request.getfixturevalue("sqlite_url")
+    return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[object]:
+    """A migrated, empty database on each backend."""
+    from store.db import make_engine, upgrade
+
+    eng = make_engine(db_url)
+    upgrade(eng)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def use_database(db_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Point rentbuy's settings at the test database (for CLI and API tests)."""
+    from config.settings import get_settings
+
+    monkeypatch.setenv("RENTBUY_DATABASE_URL", db_url)
+    get_settings.cache_clear()
+    return db_url

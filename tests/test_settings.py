@@ -1,0 +1,94 @@
+"""Settings precedence (environment over TOML over defaults) and secret handling."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from config.settings import Settings
+
+
+def _toml(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "rentbuy.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_defaults_use_embedded_sqlite_in_the_data_directory(tmp_path: Path) -> None:
+    settings = Settings()
+    assert settings.effective_database_url == f"sqlite:///{tmp_path / 'data' / 'rentbuy.sqlite3'}"
+    assert settings.economics.usd_per_kwh == pytest.approx(0.165)
+    assert settings.providers.azure.base_url == "https://prices.azure.com"
+    assert settings.providers.aws.options["region"] == "us-east-1"
+
+
+def test_env_overrides_toml_overrides_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = _toml(tmp_path, """
+database_url = "sqlite:///from-toml.sqlite3"
+[economics]
+usd_per_kwh = 0.30
+horizon_years = 4
+[providers.azure]
+base_url = "http://127.0.0.1:9999"
+""")
+    monkeypatch.setenv("RENTBUY_CONFIG", str(path))
+    from_toml = Settings()
+    assert from_toml.database_url == "sqlite:///from-toml.sqlite3"
+    assert from_toml.economics.usd_per_kwh == pytest.approx(0.30)
+    assert from_toml.providers.azure.base_url == "http://127.0.0.1:9999"
+
+    monkeypatch.setenv("RENTBUY_ECONOMICS__USD_PER_KWH", "0.12")
+    monkeypatch.setenv("RENTBUY_DATABASE_URL", "postgresql+psycopg://u@h/db")
+    both = Settings()
+    assert both.economics.usd_per_kwh == pytest.approx(0.12)  # env wins
+    assert both.economics.horizon_years == pytest.approx(4)  # TOML still fills the rest
+    assert both.effective_database_url == "postgresql+psycopg://u@h/db"
+
+
+def test_nested_env_value_keeps_the_other_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RENTBUY_PROVIDERS__VAST__API_KEY", "vast-secret")
+    monkeypatch.setenv("RENTBUY_PROVIDERS__AZURE__BASE_URL", "http://127.0.0.1:8080/")
+    settings = Settings()
+    assert settings.providers.vast.base_url == "https://console.vast.ai"
+    assert settings.providers.vast.key_present()
+    assert settings.providers.azure.base_url == "http://127.0.0.1:8080"
+    assert "vast-secret" not in repr(settings)
+
+
+@pytest.mark.parametrize("raw", ['["a@example.org", "b@example.org"]', "a@example.org, b@example.org"])
+def test_recipients_accept_json_or_commas(raw: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RENTBUY_SMTP__RECIPIENTS", raw)
+    assert Settings().smtp.recipients == ["a@example.org", "b@example.org"]
+
+
+def test_dotenv_file_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / ".env").write_text("RENTBUY_SMTP__HOST=mail.example.org\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    assert Settings().smtp.host == "mail.example.org"
+
+
+def test_missing_settings_file_is_an_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RENTBUY_CONFIG", str(tmp_path / "nope.toml"))
+    with pytest.raises(ValueError, match="does not exist"):
+        Settings()
+
+
+def test_invalid_values_are_rejected(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RENTBUY_SMTP__SECURITY", "tls-please")
+    with pytest.raises(ValidationError, match="security"):
+        Settings()
+
+
+def test_example_file_parses_and_names_every_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    example = Path(__file__).parents[1] / "config" / "rentbuy.example.toml"
+    monkeypatch.setenv("RENTBUY_CONFIG", str(example))
+    settings = Settings()
+    text = example.read_text(encoding="utf-8")
+    for section, model in [("economics", settings.economics), ("smtp", settings.smtp),
+                           ("schedule", settings.schedule), ("web", settings.web)]:
+        for key in type(model).model_fields:
+            assert f"{key} =" in text or f"# {key} =" in text, f"[{section}] {key} is not documented"
+    for source in type(settings.providers).model_fields:
+        assert f"[providers.{source}]" in text
