@@ -49,6 +49,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("rentbuy: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug, not a user error: still one sentence, details on --debug
+        if args.debug:
+            raise
+        print(f"rentbuy: unexpected error ({type(exc).__name__}: {exc}); rerun with --debug for details",
+              file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":
