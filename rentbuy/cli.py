@@ -11,7 +11,7 @@ from rentbuy import __version__
 from rentbuy.errors import RentbuyError
 
 # Subcommand modules under rentbuy.commands, in the order --help lists them.
-COMMANDS: tuple[str, ...] = ("report", "prices", "info", "db")
+COMMANDS: tuple[str, ...] = ("report", "prices", "refresh", "serve", "info", "db")
 
 
 def build_parser() -> argparse.ArgumentParser:

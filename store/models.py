@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -147,3 +148,31 @@ class ReportDelivery(Base):
     archive_path: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (UniqueConstraint("iso_week", "recipients_key"),)
+
+
+class PriceDaily(Base):
+    """Daily statistics of one GPU's offers at one source and pricing kind.
+
+    Raw observations older than the retention window are folded into these rows, so a year of
+    history stays small; quantiles are over unflagged offers of that day.
+    """
+
+    __tablename__ = "price_daily"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    day: Mapped[date] = mapped_column(Date)
+    gpu: Mapped[str] = mapped_column(String(40))
+    source: Mapped[str] = mapped_column(String(40))
+    pricing: Mapped[str] = mapped_column(String(16))
+    usd_min: Mapped[Decimal] = mapped_column(Numeric(14, 6))
+    usd_p10: Mapped[Decimal] = mapped_column(Numeric(14, 6))
+    usd_median: Mapped[Decimal] = mapped_column(Numeric(14, 6))
+    usd_p90: Mapped[Decimal] = mapped_column(Numeric(14, 6))
+    usd_max: Mapped[Decimal] = mapped_column(Numeric(14, 6))
+    offers: Mapped[int] = mapped_column(Integer)  # observations behind the statistics
+    flagged: Mapped[int] = mapped_column(Integer, default=0)  # observations left out as implausible
+
+    __table_args__ = (
+        UniqueConstraint("day", "gpu", "source", "pricing"),
+        Index(None, "gpu", "day"),
+    )

@@ -18,7 +18,7 @@ from sqlalchemy import Select, and_, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from store.models import PriceObservation, PurchaseObservation, RefreshRun, ReportDelivery
+from store.models import PriceDaily, PriceObservation, PurchaseObservation, RefreshRun, ReportDelivery
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -66,7 +66,7 @@ def _batches(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
         yield batch
 
 
-def _insert_ignoring_duplicates(session: Session, table: Any, rows: list[dict[str, Any]]) -> int:
+def insert_ignoring_duplicates(session: Session, table: Any, rows: list[dict[str, Any]]) -> int:
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
         statement = postgresql.insert(table).on_conflict_do_nothing()
@@ -88,7 +88,7 @@ def insert_price_observations(
     """
     written = 0
     for batch in _batches((_price_row(q, refresh_run_id) for q in quotes), BATCH_ROWS):
-        written += _insert_ignoring_duplicates(session, PriceObservation.__table__, batch)
+        written += insert_ignoring_duplicates(session, PriceObservation.__table__, batch)
     return written
 
 
@@ -104,7 +104,7 @@ def insert_purchase_observations(session: Session, quotes: Iterable[Any]) -> int
         rows.append(row)
     written = 0
     for batch in _batches(rows, BATCH_ROWS):
-        written += _insert_ignoring_duplicates(session, PurchaseObservation.__table__, batch)
+        written += insert_ignoring_duplicates(session, PurchaseObservation.__table__, batch)
     return written
 
 
@@ -150,6 +150,22 @@ def find_run(session: Session, source: str, raw_path: str, status: str = "ok") -
     return session.scalars(query).first()
 
 
+def get_refresh_run(session: Session, run_id: int) -> RefreshRun | None:
+    return session.get(RefreshRun, run_id)
+
+
+def fail_abandoned_runs(session: Session, older_than: timedelta = timedelta(hours=6)) -> int:
+    """Mark runs left 'running' by a killed process as failed, so history does not lie."""
+    cutoff = datetime.now(UTC) - older_than
+    runs = session.scalars(select(RefreshRun).where(RefreshRun.status == "running",
+                                                    RefreshRun.started_at < cutoff)).all()
+    for run in runs:
+        run.status = "failed"
+        run.error = "interrupted: the process ended before the run finished"
+        run.finished_at = run.finished_at or datetime.now(UTC)
+    return len(runs)
+
+
 def refresh_runs(session: Session, limit: int = 50, source: str | None = None) -> list[RefreshRun]:
     query = select(RefreshRun).order_by(RefreshRun.started_at.desc(), RefreshRun.id.desc()).limit(limit)
     if source:
@@ -157,11 +173,20 @@ def refresh_runs(session: Session, limit: int = 50, source: str | None = None) -
     return list(session.scalars(query))
 
 
-def last_success_by_source(session: Session) -> dict[str, datetime]:
+def last_success_by_source(session: Session, exclude: Iterable[str] = ()) -> dict[str, datetime]:
     """When each source last refreshed successfully."""
     query = (select(RefreshRun.source, func.max(RefreshRun.finished_at))
              .where(RefreshRun.status == "ok").group_by(RefreshRun.source))
-    return {source: when for source, when in session.execute(query) if when is not None}
+    if exclude:
+        query = query.where(RefreshRun.source.not_in(list(exclude)))
+    return {source: _utc(when) for source, when in session.execute(query) if when is not None}
+
+
+def week_delivered(session: Session, iso_week: str) -> bool:
+    """Whether any weekly report of ``iso_week`` was sent."""
+    query = select(func.count()).select_from(ReportDelivery).where(ReportDelivery.iso_week == iso_week,
+                                                                 ReportDelivery.status == "sent")
+    return bool(session.scalar(query))
 
 
 # --- summaries for `rentbuy info` ---------------------------------------------------------------
@@ -170,7 +195,7 @@ def last_success_by_source(session: Session) -> dict[str, datetime]:
 def row_counts(session: Session) -> dict[str, int]:
     return {
         model.__tablename__: int(session.scalar(select(func.count()).select_from(model)) or 0)
-        for model in (PriceObservation, PurchaseObservation, RefreshRun, ReportDelivery)
+        for model in (PriceObservation, PriceDaily, PurchaseObservation, RefreshRun, ReportDelivery)
     }
 
 
@@ -277,25 +302,50 @@ def current_offers(
     return frame[stands].drop(columns="run_source").reset_index(drop=True)
 
 
-def price_history(
-    session: Session, gpu: str, since: datetime | None = None, pricing: str | None = None
-) -> pd.DataFrame:
-    """Daily statistics of one GPU's unflagged offers (min, p10, median, p90, max, count)."""
-    frame = price_observations(session, gpu=gpu, since=since, pricing=pricing)
-    if frame.empty:
-        return frame
-    frame = frame[~frame["flagged"]]
-    frame["day"] = frame["observed_at"].map(lambda t: t.date())
-    grouped = frame.groupby(["day", "source", "pricing"])["usd_per_gpu_hour"]
-    out = grouped.agg(
-        usd_min="min",
-        usd_p10=lambda s: s.quantile(0.1),
-        usd_median="median",
-        usd_p90=lambda s: s.quantile(0.9),
-        usd_max="max",
-        offers="count",
-    )
-    return out.reset_index()
+def price_history(session: Session, gpu: str, since: datetime | None = None) -> pd.DataFrame:
+    """Daily statistics of one GPU per source and pricing kind: min, p10, median, p90, max, offers.
+
+    Reads the raw observations and, for days already folded away by retention, the stored daily
+    aggregates, so callers see one continuous history.
+    """
+    import pandas as pd
+
+    from store.stats import GROUP, daily_statistics
+
+    raw = price_observations(session, gpu=gpu, since=since)
+    parts = []
+    if not raw.empty:
+        raw["day"] = [t.date() for t in raw["observed_at"]]
+        for day, frame in raw.groupby("day"):
+            stats = daily_statistics(frame)
+            stats.insert(0, "day", day)
+            parts.append(stats[stats["offers"] > 0])
+    stored = daily_history(session, gpu, since)
+    if not stored.empty:
+        stored.insert(1, "gpu", gpu)
+        parts.append(stored)
+    if not parts:
+        return pd.DataFrame(columns=["day", *GROUP, "usd_min", "usd_p10", "usd_median", "usd_p90", "usd_max",
+                                     "offers"])
+    history = pd.concat(parts, ignore_index=True).drop(columns=["flagged"], errors="ignore")
+    return history.sort_values(["day", "source", "pricing"]).reset_index(drop=True)
+
+
+def daily_history(session: Session, gpu: str, since: datetime | None = None) -> pd.DataFrame:
+    """Stored daily aggregates of one GPU (days already folded out of the raw table)."""
+    import pandas as pd
+
+    query = select(PriceDaily.day, PriceDaily.source, PriceDaily.pricing, PriceDaily.usd_min, PriceDaily.usd_p10,
+                   PriceDaily.usd_median, PriceDaily.usd_p90, PriceDaily.usd_max, PriceDaily.offers
+                   ).where(PriceDaily.gpu == gpu, PriceDaily.offers > 0)
+    if since is not None:
+        query = query.where(PriceDaily.day >= since.date())
+    frame = pd.DataFrame(session.execute(query).all(),
+                         columns=["day", "source", "pricing", "usd_min", "usd_p10", "usd_median", "usd_p90",
+                                  "usd_max", "offers"])
+    for column in ("usd_min", "usd_p10", "usd_median", "usd_p90", "usd_max"):
+        frame[column] = frame[column].astype(float)
+    return frame
 
 
 # --- purchase reads -----------------------------------------------------------------------------

@@ -1,0 +1,268 @@
+"""Refresh prices from every enabled source: fetch, archive, parse, flag, store.
+
+Guarantees, each source on its own:
+- all of a source's quotes from one run land in one transaction, or none do;
+- a ``refresh_run`` row says what happened (ok / failed / skipped), committed apart from the data
+  so a failure is recorded even though its rows are rolled back;
+- ``observed_at`` is the run time truncated to the refresh interval, so a repeated or concurrent
+  refresh adds nothing (the observation's natural key already exists);
+- the raw payload is archived (gzip) before parsing, so ``reparse`` can re-derive history later;
+- one source failing never stops the others.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+import shutil
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Protocol
+
+from sqlalchemy.engine import Engine
+
+from config.settings import Settings
+from store import queries
+from store.db import session_scope
+from store.locks import try_lock
+
+log = logging.getLogger("rentbuy.refresh")
+
+Progress = Callable[[str, str, int | None], None]
+
+
+class Source(Protocol):
+    """What refresh needs of a price source (a ``providers`` module and its registry entry)."""
+
+    name: str
+    kind: str  # "rental" | "purchase"
+    needs_key: bool
+
+    def fetch(self, session: Any, settings: Any) -> Iterator[Any]: ...
+    def parse(self, payload: Any, observed_at: datetime) -> list[Any]: ...
+
+
+@dataclass
+class SourceResult:
+    source: str
+    status: str  # ok | failed | skipped
+    quotes_parsed: int = 0
+    rows_written: int = 0
+    unknown_gpu_names: set[str] = field(default_factory=set)
+    quotes_flagged: int = 0
+    error: str | None = None
+    raw_path: str | None = None
+    run_id: int | None = None
+    seconds: float = 0.0
+
+
+def observation_time(now: datetime, interval_minutes: int) -> datetime:
+    """``now`` truncated to the refresh interval (UTC), shared by every source of one run."""
+    interval = timedelta(minutes=interval_minutes)
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    return epoch + ((now.astimezone(UTC) - epoch) // interval) * interval
+
+
+# --- raw payload archive ------------------------------------------------------------------------
+
+
+def archive_path(data_dir: Path, source: str, observed_at: datetime, run_id: int) -> Path:
+    return data_dir / "raw" / source / f"{observed_at:%Y%m%dT%H%M%SZ}-run{run_id}.jsonl.gz"
+
+
+def _archive_pages(pages: Iterable[Any], path: Path, source: str, observed_at: datetime) -> Iterator[Any]:
+    """Write each page to the archive as it passes, then hand it on for parsing.
+
+    JSON-like pages become one line each; a file-like page (a streamed bulk file) is copied to a
+    sibling file and handed on re-opened from disk, so it is never held in memory.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with gzip.open(path, "wt", encoding="utf-8") as archive:
+        archive.write(json.dumps({"source": source, "observed_at": observed_at.isoformat()}) + "\n")
+        for number, page in enumerate(pages):
+            if hasattr(page, "read"):
+                blob = path.with_name(f"{path.name.removesuffix('.jsonl.gz')}.page{number}.gz")
+                with gzip.open(blob, "wb") as out:
+                    shutil.copyfileobj(page, out, length=1 << 20)
+                archive.write(json.dumps({"stream": blob.name}) + "\n")
+                with gzip.open(blob, "rb") as stream:
+                    yield stream
+            else:
+                archive.write(json.dumps({"page": page}) + "\n")
+                yield page
+
+
+def read_archive(path: Path) -> tuple[dict[str, Any], Iterator[Any]]:
+    """The archive's header and its pages, in the order they were fetched."""
+    with gzip.open(path, "rt", encoding="utf-8") as handle:
+        header = json.loads(handle.readline())
+
+    def pages() -> Iterator[Any]:
+        with gzip.open(path, "rt", encoding="utf-8") as handle:
+            handle.readline()  # the header
+            for line in handle:
+                entry = json.loads(line)
+                if "stream" in entry:
+                    with gzip.open(path.with_name(entry["stream"]), "rb") as stream:
+                        yield stream
+                else:
+                    yield entry["page"]
+
+    return header, pages()
+
+
+# --- one source ---------------------------------------------------------------------------------
+
+
+def _store(session: Any, source: Source, quotes: list[Any], run_id: int) -> int:
+    if source.kind == "purchase":
+        return queries.insert_purchase_observations(session, quotes)
+    return queries.insert_price_observations(session, quotes, refresh_run_id=run_id)
+
+
+def _error_text(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text if text.startswith(type(exc).__name__) or ":" in text else f"{type(exc).__name__}: {text}"
+
+
+def _parse_pages(source: Source, pages: Iterable[Any], observed_at: datetime,
+                 flag: Callable[[Any], Any], progress: Progress) -> tuple[list[Any], set[str], int]:
+    quotes: list[Any] = []
+    unknown: set[str] = set()
+    flagged = 0
+    for page in pages:
+        for quote in source.parse(page, observed_at):
+            quote = flag(quote)
+            if getattr(quote, "gpu", None) == "unknown":
+                unknown.add(getattr(quote, "gpu_raw_name", "") or "")
+            if getattr(quote, "flagged", False):
+                flagged += 1
+            quotes.append(quote)
+        progress(source.name, "parsed", len(quotes))
+    return quotes, unknown, flagged
+
+
+def refresh_source(
+    engine: Engine, source: Source, settings: Settings, observed_at: datetime, *,
+    http_session: Any = None, dry_run: bool = False, progress: Progress | None = None,
+    flag: Callable[[Any], Any] | None = None,
+) -> SourceResult:
+    """Fetch, archive, parse and store one source; never raises for the source's own faults."""
+    progress = progress or (lambda *_: None)
+    flag = flag or _default_flagger()
+    started = time.monotonic()
+    source_settings = settings.providers.get(source.name)
+    if not source_settings.enabled:
+        return SourceResult(source.name, "skipped", error="disabled in settings")
+    if source.needs_key and not source_settings.key_present():
+        return _record_skip(engine, source.name, "no API key configured "
+                            f"(set RENTBUY_PROVIDERS__{source.name.upper()}__API_KEY)", dry_run)
+
+    with try_lock(engine, f"refresh-{source.name}", settings.data_dir / "locks") as locked:
+        if not locked:
+            return SourceResult(source.name, "skipped", error="another refresh of this source is running")
+        with session_scope(engine) as session:
+            run = queries.start_refresh_run(session, source.name, datetime.now(UTC))
+            run_id = run.id
+        raw = archive_path(settings.data_dir, source.name, observed_at, run_id)
+        result = SourceResult(source.name, "failed", run_id=run_id, raw_path=str(raw))
+        try:
+            progress(source.name, "fetching", None)
+            pages = _archive_pages(source.fetch(http_session, source_settings), raw, source.name, observed_at)
+            quotes, result.unknown_gpu_names, result.quotes_flagged = _parse_pages(
+                source, pages, observed_at, flag, progress)
+            result.quotes_parsed = len(quotes)
+            with session_scope(engine) as session:
+                result.rows_written = 0 if dry_run else _store(session, source, quotes, run_id)
+                run = session.get(type(run), run_id)
+                queries.finish_refresh_run(session, run, "ok", quotes_parsed=result.quotes_parsed,
+                                           rows_written=result.rows_written,
+                                           unknown_gpu_names=result.unknown_gpu_names,
+                                           quotes_flagged=result.quotes_flagged, raw_path=str(raw))
+            result.status = "ok"
+            progress(source.name, "written", result.rows_written)
+        except Exception as exc:  # one bad source must not stop the others
+            result.error = _error_text(exc)
+            log.warning("refresh of %s failed: %s", source.name, result.error)
+            with session_scope(engine) as session:
+                run = session.get(type(run), run_id)
+                queries.finish_refresh_run(session, run, "failed", quotes_parsed=result.quotes_parsed,
+                                           error=result.error, raw_path=str(raw) if raw.exists() else None)
+            result.raw_path = str(raw) if raw.exists() else None
+        result.seconds = time.monotonic() - started
+        return result
+
+
+def _record_skip(engine: Engine, name: str, reason: str, dry_run: bool) -> SourceResult:
+    if dry_run:
+        return SourceResult(name, "skipped", error=reason)
+    with session_scope(engine) as session:
+        run = queries.start_refresh_run(session, name, datetime.now(UTC))
+        queries.finish_refresh_run(session, run, "skipped", error=reason)
+        return SourceResult(name, "skipped", error=reason, run_id=run.id)
+
+
+def _default_flagger() -> Callable[[Any], Any]:
+    from providers.bounds import flag
+
+    return flag
+
+
+def refresh(
+    engine: Engine, settings: Settings, sources: Sequence[Source], *, now: datetime | None = None,
+    http_session: Any = None, dry_run: bool = False, progress: Progress | None = None,
+    stop: threading.Event | None = None,
+) -> list[SourceResult]:
+    """Refresh each source in turn (one observation time for all of them).
+
+    ``stop`` (set by a SIGTERM handler) ends the run between sources: the source under way
+    finishes or rolls back as a whole, the rest are not started.
+    """
+    observed_at = observation_time(now or datetime.now(UTC), settings.schedule.refresh_minutes)
+    with session_scope(engine) as session:
+        queries.fail_abandoned_runs(session)
+    if http_session is None:
+        from providers.http import make_session
+
+        http_session = make_session()
+    results = []
+    for source in sources:
+        if stop is not None and stop.is_set():
+            log.info("stop requested: %s and later sources not refreshed", source.name)
+            break
+        results.append(refresh_source(engine, source, settings, observed_at, http_session=http_session,
+                                      dry_run=dry_run, progress=progress))
+    return results
+
+
+def reparse(engine: Engine, run_id: int, source: Source, settings: Settings) -> SourceResult:
+    """Parse a run's archived payload again (after a parser fix) and store what it yields."""
+    with session_scope(engine) as session:
+        run = queries.get_refresh_run(session, run_id)
+        if run is None or not run.raw_path:
+            raise ValueError(f"Refresh run {run_id} does not exist or archived no payload.")
+        raw = Path(run.raw_path)
+    if not raw.exists():
+        raise ValueError(f"The archive of run {run_id} is gone: {raw}.")
+    header, pages = read_archive(raw)
+    observed_at = datetime.fromisoformat(header["observed_at"])
+    quotes, unknown, flagged = _parse_pages(source, pages, observed_at, _default_flagger(), lambda *_: None)
+    with session_scope(engine) as session:
+        run = queries.start_refresh_run(session, source.name, datetime.now(UTC))
+        written = _store(session, source, quotes, run.id)
+        queries.finish_refresh_run(session, run, "ok", quotes_parsed=len(quotes), rows_written=written,
+                                   unknown_gpu_names=unknown, quotes_flagged=flagged, raw_path=str(raw),
+                                   error=f"reparse of run {run_id}")
+        return SourceResult(source.name, "ok", len(quotes), written, unknown, flagged, run_id=run.id,
+                            raw_path=str(raw))
+
+
+def summary_rows(results: Iterable[SourceResult]) -> list[Mapping[str, Any]]:
+    return [{"source": r.source, "status": r.status, "parsed": r.quotes_parsed, "written": r.rows_written,
+             "unknown_gpus": len(r.unknown_gpu_names), "flagged": r.quotes_flagged,
+             "seconds": round(r.seconds, 2), "error": r.error or ""} for r in results]
