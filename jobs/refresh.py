@@ -226,17 +226,17 @@ def refresh(
     observed_at = observation_time(now or datetime.now(UTC), settings.schedule.refresh_minutes)
     with session_scope(engine) as session:
         queries.fail_abandoned_runs(session)
-    if http_session is None:
-        from providers.http import make_session
+    from providers.http import make_session
 
-        http_session = make_session()
     results = []
     for source in sources:
         if stop is not None and stop.is_set():
             log.info("stop requested: %s and later sources not refreshed", source.name)
             break
-        results.append(refresh_source(engine, source, settings, observed_at, http_session=http_session,
-                                      dry_run=dry_run, progress=progress))
+        # One HTTP session per source: credentials are bound to that source's host only.
+        results.append(refresh_source(engine, source, settings, observed_at,
+                                      http_session=http_session or make_session(), dry_run=dry_run,
+                                      progress=progress))
     return results
 
 

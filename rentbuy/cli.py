@@ -11,7 +11,7 @@ from rentbuy import __version__
 from rentbuy.errors import RentbuyError
 
 # Subcommand modules under rentbuy.commands, in the order --help lists them.
-COMMANDS: tuple[str, ...] = ("report", "prices", "refresh", "serve", "info", "db")
+COMMANDS: tuple[str, ...] = ("report", "prices", "refresh", "serve", "email-weekly", "info", "db")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -24,7 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
-        importlib.import_module(f"rentbuy.commands.{name}").register(sub)
+        importlib.import_module(f"rentbuy.commands.{name.replace('-', '_')}").register(sub)
     return parser
 
 

@@ -348,6 +348,31 @@ def daily_history(session: Session, gpu: str, since: datetime | None = None) -> 
     return frame
 
 
+def window_statistics(session: Session, start: datetime, end: datetime) -> pd.DataFrame:
+    """Per GPU and pricing kind, over unflagged offers observed in [start, end): cheapest, median,
+    offers and sources. The weekly e-mail compares two such windows."""
+    import pandas as pd
+
+    query = (select(PriceObservation.gpu, PriceObservation.pricing, PriceObservation.source,
+                    PriceObservation.usd_per_gpu_hour)
+             .where(PriceObservation.observed_at >= start, PriceObservation.observed_at < end,
+                    PriceObservation.flagged.is_(False), PriceObservation.gpu != "unknown"))
+    frame = pd.DataFrame(session.execute(query).all(), columns=["gpu", "pricing", "source", "usd"])
+    if frame.empty:
+        return pd.DataFrame(columns=["gpu", "pricing", "cheapest", "median", "offers", "sources"])
+    frame["usd"] = frame["usd"].astype(float)
+    grouped = frame.groupby(["gpu", "pricing"])
+    out = grouped.agg(cheapest=("usd", "min"), median=("usd", "median"), offers=("usd", "size"),
+                      sources=("source", lambda s: ", ".join(sorted(set(s)))))
+    return out.reset_index()
+
+
+def failed_runs_since(session: Session, since: datetime) -> list[RefreshRun]:
+    query = (select(RefreshRun).where(RefreshRun.started_at >= since, RefreshRun.status == "failed")
+             .order_by(RefreshRun.started_at))
+    return list(session.scalars(query))
+
+
 # --- purchase reads -----------------------------------------------------------------------------
 
 

@@ -1,0 +1,130 @@
+"""The weekly e-mail against a real SMTP server on loopback (aiosmtpd): once per week, retryable."""
+
+from __future__ import annotations
+
+import email
+import socket
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from email import policy
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from config.settings import get_settings
+from jobs.weekly_report import WeeklyReportError, send_weekly
+from rentbuy.cli import main
+from store import deliveries, queries
+from store.db import session_scope
+
+NOW = datetime(2026, 11, 24, 7, 0, tzinfo=UTC)  # Tuesday of ISO week 2026-W48
+
+
+class Inbox:
+    """Collects what the server accepted; ``refuse`` makes it answer 554 to DATA."""
+
+    def __init__(self) -> None:
+        self.messages: list[email.message.EmailMessage] = []
+        self.refuse = False
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.refuse:
+            return "554 5.6.0 message rejected for the test"
+        self.messages.append(email.message_from_bytes(envelope.content, policy=policy.default))
+        return "250 OK"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def inbox(monkeypatch: pytest.MonkeyPatch, use_database: str) -> Iterator[Inbox]:
+    handler = Inbox()
+    port = _free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    monkeypatch.setenv("RENTBUY_SMTP__HOST", "127.0.0.1")
+    monkeypatch.setenv("RENTBUY_SMTP__PORT", str(port))
+    monkeypatch.setenv("RENTBUY_SMTP__SENDER", "rentbuy@example.org")
+    monkeypatch.setenv("RENTBUY_SMTP__RECIPIENTS", "finance@example.org,lab@example.org")
+    monkeypatch.setenv("RENTBUY_SMTP__PASSWORD", "smtp-password-never-shown")
+    get_settings.cache_clear()
+    from store.db import make_engine, upgrade
+
+    upgrade(make_engine(use_database))
+    yield handler
+    controller.stop()
+
+
+def _seed_two_weeks() -> None:
+    from rentbuy.context import open_database
+
+    rows = []
+    for days_back, usd in ((10, 2.50), (3, 2.40)):
+        for i, delta in enumerate((0.0, 0.2, 0.4)):
+            rows.append({"source": "vast", "offer_key": f"h{i}", "gpu": "h100-sxm", "gpu_raw_name": "H100 SXM",
+                         "gpu_count": 1, "region": "US", "pricing": "on-demand", "usd_per_gpu_hour": usd + delta,
+                         "observed_at": NOW - timedelta(days=days_back), "flagged": False})
+    with session_scope(open_database(get_settings())) as session:
+        queries.insert_price_observations(session, rows)
+
+
+def test_one_message_per_week_with_text_and_html(inbox: Inbox) -> None:
+    _seed_two_weeks()
+    first = send_weekly(now=NOW)
+    assert first.status == "sent"
+    assert len(inbox.messages) == 1
+    message = inbox.messages[0]
+    assert message["Subject"].startswith("rentbuy 2026-W48: h100-sxm on-demand rent -3.7% w/w")
+    assert message.get_content_type() == "multipart/alternative"
+    parts = [part.get_content_type() for part in message.walk()]
+    assert "text/plain" in parts and "text/html" in parts
+    text = message.get_body(("plain",)).get_content()
+    assert "$2.60" in text and "-3.7%" in text  # median 2.70 -> 2.60
+    assert (get_settings().data_dir / "reports" / "2026-W48" / "weekly.json").exists()
+
+    again = send_weekly(now=NOW + timedelta(hours=2))
+    assert again.status == "skipped"
+    assert len(inbox.messages) == 1
+    forced = send_weekly(now=NOW + timedelta(hours=3), force=True)
+    assert forced.status == "sent"
+    assert len(inbox.messages) == 2
+
+
+def test_smtp_rejection_leaves_the_week_retryable(inbox: Inbox, capsys: pytest.CaptureFixture[str]) -> None:
+    inbox.refuse = True
+    assert main(["email-weekly"]) == 1
+    err = capsys.readouterr().err
+    assert "was not sent" in err and "554" in err
+    assert "smtp-password-never-shown" not in err
+    from rentbuy.context import open_database
+
+    with session_scope(open_database(get_settings())) as session:
+        rows = deliveries.deliveries(session)
+        assert [r.status for r in rows] == ["failed"]
+    inbox.refuse = False
+    assert main(["email-weekly"]) == 0
+    assert len(inbox.messages) == 1
+    assert main(["email-weekly"]) == 0  # the same week again: nothing sent
+    assert len(inbox.messages) == 1
+    assert "already sent" in capsys.readouterr().out
+
+
+def test_refused_connection_is_a_clear_error(inbox: Inbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RENTBUY_SMTP__PORT", str(_free_port()))  # nothing listens there
+    get_settings.cache_clear()
+    with pytest.raises(WeeklyReportError, match="ConnectionRefusedError"):
+        send_weekly(now=NOW)
+
+
+def test_dry_run_writes_an_eml_to_the_outbox(inbox: Inbox) -> None:
+    outcome = send_weekly(now=NOW, dry_run=True)
+    assert outcome.status == "dry-run"
+    assert outcome.path is not None and outcome.path.parent.name == "outbox"
+    parsed = email.message_from_bytes(outcome.path.read_bytes(), policy=policy.default)
+    assert parsed["To"] == "finance@example.org, lab@example.org"
+    assert inbox.messages == []
