@@ -1,0 +1,285 @@
+"""The memory estimate against published measurements (tests/data/memory_published.csv).
+
+Rows are split by *source*: the ``fit`` sources were used to choose the fitted constants in
+optimizer/calibration.py, the ``holdout`` sources never were. Each published number is compared
+with the counter its source used (allocated, reserved, device total, the model weights at init,
+or a card's capacity for "longest context that fit" rows), in the source's own unit.
+
+Run this file directly to print the per-source error table used in docs/accuracy.md:
+``.venv/bin/python tests/test_memory_published.py``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import statistics
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).parents[1]
+if str(ROOT) not in sys.path:  # when run as a script
+    sys.path.insert(0, str(ROOT))
+
+from optimizer.memory import Architecture, FineTune, estimate_memory, rule_of_thumb_bytes  # noqa: E402
+
+DATA = ROOT / "tests" / "data" / "memory_published.csv"
+UNIT_BYTES = {"GB": 1e9, "GiB": 2.0**30, "MiB": 2.0**20}
+REQUIRED_COLUMNS = {"source", "url", "source_date", "split", "unit", "counter", "measured_value"}
+
+
+def load_rows() -> list[dict[str, str]]:
+    with DATA.open(newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _flag(text: str) -> bool | None:
+    return {"true": True, "false": False, "": None}[text.strip().lower()]
+
+
+def job_from_row(row: dict[str, str]) -> FineTune:
+    """The FineTune a published row describes."""
+    model: Architecture | str = Architecture(**json.loads(row["arch"])) if row["arch"] else row["model"]
+    kwargs: dict[str, Any] = {
+        "model": model, "method": row["method"], "precision": row["precision"],
+        "quantization": row["quantization"] or None, "optimizer": row["optimizer"],
+        "micro_batch_size": int(row["micro_batch_size"]), "seq_len": int(row["seq_len"]),
+        "gradient_checkpointing": bool(_flag(row["gradient_checkpointing"])), "attention": row["attention"] or "sdpa",
+        "num_gpus": int(row["num_gpus"]), "sharding": row["sharding"], "offload": row["offload"] or None,
+        "framework": row["framework"],
+        "gradient_accumulation_steps": int(row["gradient_accumulation_steps"] or 1),
+        "optimizer_in_backward": bool(_flag(row["optimizer_in_backward"])),
+    }
+    if row["lora_rank"]:
+        kwargs["lora_rank"] = int(row["lora_rank"])
+    if row["lora_targets"]:
+        kwargs["lora_targets"] = "all-linear" if row["lora_targets"] == "all-linear" else tuple(
+            row["lora_targets"].split(";"))
+    if row["lora_dropout"]:
+        kwargs["lora_dropout"] = float(row["lora_dropout"])
+    for name in ("cross_entropy", "adapter_dtype", "quantize_scope"):
+        if row[name]:
+            kwargs[name] = row[name]
+    for name in ("compile", "activation_offload"):
+        flag = _flag(row[name])
+        if flag is not None:
+            kwargs[name] = flag
+    return FineTune(**kwargs)
+
+
+@dataclass(frozen=True)
+class Scored:
+    row_id: str
+    source_id: str
+    split: str
+    measured_bytes: float
+    predicted_bytes: float
+    rule_of_thumb_bytes: float
+
+    @property
+    def error(self) -> float:
+        return (self.predicted_bytes - self.measured_bytes) / self.measured_bytes
+
+    @property
+    def rule_error(self) -> float:
+        return (self.rule_of_thumb_bytes - self.measured_bytes) / self.measured_bytes
+
+
+def score(row: dict[str, str]) -> Scored:
+    job = job_from_row(row)
+    estimate = estimate_memory(job)
+    measured = float(row["measured_value"]) * UNIT_BYTES[row["unit"]]
+    counter = row["counter"]
+    if row["kind"] == "init-weights":
+        predicted = float(estimate.components["weights"])
+    elif counter == "capacity":
+        predicted = float(estimate.per_gpu_bytes)
+    else:
+        predicted = float(estimate.reported(counter))
+    rule = rule_of_thumb_bytes(estimate.total_params / 1e9, job.method) * 1e9
+    if job.num_gpus > 1:
+        rule /= job.num_gpus  # the kindest reading of the rule for a per-GPU number
+    return Scored(row["row_id"], row["source_id"], row["split"], measured, predicted, rule)
+
+
+def scored_rows() -> list[Scored]:
+    return [score(row) for row in load_rows()]
+
+
+def summarise(rows: Iterable[Scored]) -> dict[str, float]:
+    rows = list(rows)
+    errors = [abs(r.error) for r in rows]
+    rule = [abs(r.rule_error) for r in rows]
+    return {
+        "rows": len(rows),
+        "median_abs_error": statistics.median(errors),
+        "worst_abs_error": max(errors),
+        "within_30": sum(e <= 0.30 for e in errors) / len(errors),
+        "rule_median_abs_error": statistics.median(rule),
+        "rule_worst_abs_error": max(rule),
+    }
+
+
+def by_source(rows: list[Scored]) -> dict[str, dict[str, float]]:
+    out: dict[str, dict[str, float]] = {}
+    for source in dict.fromkeys(r.source_id for r in rows):
+        out[source] = summarise(r for r in rows if r.source_id == source)
+    return out
+
+
+# -- tests ---------------------------------------------------------------------------------------
+
+ROWS = load_rows()
+SCORED = [score(row) for row in ROWS]
+HOLDOUT = [r for r in SCORED if r.split == "holdout"]
+FIT = [r for r in SCORED if r.split == "fit"]
+
+#: Worst absolute error each source's rows must stay within. Set from the measured errors with
+#: headroom and a reason; a source whose rows are approximate gets a wider bound.
+SOURCE_BOUNDS = {
+    "torchtune-flags": 0.40,  # compile and chunked-loss rows move the peak between phases
+    "litgpt-hub": 0.35,
+    "hf-docs-bert": 0.20,  # eager attention with dropout on a V100, nvidia-smi totals
+    "torchtune-llama31": 0.25,
+    "torchtune-1398": 0.15,  # weights only: the most exact comparison there is
+    "unsloth-context": 0.50,  # max-context rows; optimizer and checkpointing of the HF arm not stated
+    "soup-78": 0.35,  # LoRA targets and counter not stated
+}
+
+
+def test_every_row_carries_its_source_and_how_it_was_measured() -> None:
+    assert ROWS, "no published rows"
+    for row in ROWS:
+        assert set(row) >= REQUIRED_COLUMNS, row["row_id"]
+        assert row["url"].startswith("https://"), row["row_id"]
+        assert row["source_date"], row["row_id"]
+        assert row["unit"] in UNIT_BYTES, row["row_id"]
+        assert row["counter"] in ("allocated", "reserved", "device", "capacity"), row["row_id"]
+        assert row["split"] in ("fit", "holdout"), row["row_id"]
+        assert float(row["measured_value"]) > 0, row["row_id"]
+
+
+def test_split_is_by_source_and_holds_out_a_third_of_the_sources() -> None:
+    split_of: dict[str, set[str]] = {}
+    for row in ROWS:
+        split_of.setdefault(row["source_id"], set()).add(row["split"])
+    assert all(len(s) == 1 for s in split_of.values()), "a source straddles fit and holdout"
+    held_out = [s for s, splits in split_of.items() if "holdout" in splits]
+    assert len(held_out) >= len(split_of) / 3
+
+
+def test_sources_named_in_bounds_are_exactly_the_sources_in_the_table() -> None:
+    assert set(SOURCE_BOUNDS) == {r.source_id for r in SCORED}
+
+
+@pytest.mark.parametrize("source_id", sorted(SOURCE_BOUNDS))
+def test_each_source_within_its_bound(source_id: str) -> None:
+    rows = [r for r in SCORED if r.source_id == source_id]
+    worst = max(rows, key=lambda r: abs(r.error))
+    assert abs(worst.error) <= SOURCE_BOUNDS[source_id], (
+        f"{worst.row_id}: predicted {worst.predicted_bytes / 2**30:.2f} GiB vs measured "
+        f"{worst.measured_bytes / 2**30:.2f} GiB ({worst.error:+.0%})")
+
+
+def test_held_out_error_stays_at_the_reported_figures() -> None:
+    # The issue asks for a held-out median of at most 15 % and 80 % of rows within +-30 %. The
+    # second is met; the median is not (about 20 %, docs/accuracy.md says which rows and why).
+    # These bounds record the measured figures so a change cannot make them worse unnoticed.
+    summary = summarise(HOLDOUT)
+    assert summary["median_abs_error"] <= 0.22, summary
+    assert summary["within_30"] >= 0.80, summary
+
+
+def test_rule_of_thumb_misses_by_more_than_half_where_the_estimate_does_not() -> None:
+    held = summarise(HOLDOUT)
+    assert held["rule_median_abs_error"] > 0.5 or held["rule_worst_abs_error"] > 0.5
+    assert held["median_abs_error"] < held["rule_median_abs_error"]
+
+
+def test_fit_set_error_is_reported_and_not_better_than_it_can_be() -> None:
+    # Guard against a silently broken fit: the fitted constants must describe their own rows.
+    summary = summarise(FIT)
+    assert summary["median_abs_error"] <= 0.15, summary
+
+
+# -- report ----------------------------------------------------------------------------------------
+
+
+def markdown_report() -> str:
+    scored = scored_rows()
+    lines = ["| source | split | rows | median abs error | worst abs error | within ±30% | "
+             "16/2/0.5 rule: median | rule: worst |",
+             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    split_of = {r.source_id: r.split for r in scored}
+    for source, s in by_source(scored).items():
+        lines.append(f"| {source} | {split_of[source]} | {s['rows']:.0f} | {s['median_abs_error']:.0%} | "
+                     f"{s['worst_abs_error']:.0%} | {s['within_30']:.0%} | {s['rule_median_abs_error']:.0%} | "
+                     f"{s['rule_worst_abs_error']:.0%} |")
+    for split in ("fit", "holdout"):
+        s = summarise(r for r in scored if r.split == split)
+        lines.append(f"| **all {split} rows** | {split} | {s['rows']:.0f} | {s['median_abs_error']:.0%} | "
+                     f"{s['worst_abs_error']:.0%} | {s['within_30']:.0%} | {s['rule_median_abs_error']:.0%} | "
+                     f"{s['rule_worst_abs_error']:.0%} |")
+    return "\n".join(lines)
+
+
+def row_report() -> str:
+    lines = ["| row | split | measured | predicted | error | rule of thumb |",
+             "| --- | --- | ---: | ---: | ---: | ---: |"]
+    for r in scored_rows():
+        lines.append(f"| {r.row_id} | {r.split} | {r.measured_bytes / 2**30:.2f} GiB | "
+                     f"{r.predicted_bytes / 2**30:.2f} GiB | {r.error:+.0%} | {r.rule_error:+.0%} |")
+    return "\n".join(lines)
+
+
+#: The grid the FITTED constants of optimizer/calibration.py were chosen from (fit rows only).
+FIT_GRID: dict[str, tuple[float, ...]] = {
+    "ACTIVATION_SCALE": (0.9, 1.0, 1.1, 1.2, 1.3, 1.4, 1.5),
+    "BACKWARD_WORKING_SET_FACTOR": (0.0, 0.5, 1.0, 1.5),
+    "LOGITS_BYTES_STANDARD": (8.0, 10.0, 12.0, 14.0, 16.0),
+    "LOGITS_BYTES_CHUNKED": (2.0, 3.0, 4.0, 6.0),  # 2: the 16-bit chunks alone; no lower
+    "FRAGMENTATION_FRACTION": (0.0, 0.03, 0.06, 0.09, 0.12),
+}
+
+
+def fit_objective(rows: list[Scored]) -> float:
+    """Median absolute error plus half the mean: the median alone would ignore a few rows that
+    are far off, the mean alone would let one odd row drive every constant."""
+    errors = [abs(r.error) for r in rows]
+    return statistics.median(errors) + 0.5 * statistics.fmean(errors)
+
+
+def fit_constants() -> dict[str, float]:
+    """Grid search over FIT_GRID on the ``fit`` rows only (never the held-out ones)."""
+    import itertools
+
+    from optimizer import calibration
+
+    fit_rows = [row for row in load_rows() if row["split"] == "fit"]
+    saved = {name: getattr(calibration, name) for name in FIT_GRID}
+    best: tuple[float, dict[str, float]] = (float("inf"), {})
+    try:
+        for values in itertools.product(*FIT_GRID.values()):
+            for name, value in zip(FIT_GRID, values, strict=True):
+                setattr(calibration, name, value)
+            objective = fit_objective([score(row) for row in fit_rows])
+            if objective < best[0]:
+                best = (objective, dict(zip(FIT_GRID, values, strict=True)))
+    finally:
+        for name, value in saved.items():
+            setattr(calibration, name, value)
+    return best[1]
+
+
+if __name__ == "__main__":
+    if "--fit" in sys.argv:
+        print(fit_constants())
+    else:
+        print(markdown_report())
+        print()
+        print(row_report())
