@@ -29,6 +29,9 @@ class PriceQuote:
     currency: str = "USD"
     original_amount: float | None = None  # what the source listed, in `currency`, before per-GPU division
     attributes: dict[str, object] = field(default_factory=dict, compare=False, hash=False)
+    # Outside the sanity bounds for its GPU class (providers/bounds.py): stored, but kept out of
+    # statistics. Parsers leave it False; the bounds check sets it.
+    flagged: bool = False
 
     def __post_init__(self) -> None:
         if self.pricing not in PRICING_KINDS:
@@ -55,6 +58,9 @@ class PurchaseQuote:
     original_amount: float | None = None
     source_url: str = ""
     note: str = ""
+    # The name the source used, kept when ``gpu`` is "unknown" so unmapped cards are visible.
+    gpu_raw_name: str = ""
+    flagged: bool = False
 
 
 class ProviderError(RuntimeError):
@@ -63,3 +69,7 @@ class ProviderError(RuntimeError):
     def __init__(self, source: str, message: str) -> None:
         super().__init__(f"{source}: {message}")
         self.source = source
+
+
+class MissingCredentials(ProviderError):
+    """The source needs a key that is not configured: the refresh skips it instead of failing."""
