@@ -27,6 +27,7 @@ from typing import Any, Protocol
 from sqlalchemy.engine import Engine
 
 from config.settings import Settings
+from providers.registry import parse_pages
 from store import queries
 from store.db import session_scope
 from store.locks import try_lock
@@ -130,36 +131,19 @@ def _error_text(exc: BaseException) -> str:
     return text if text.startswith(type(exc).__name__) or ":" in text else f"{type(exc).__name__}: {text}"
 
 
-def _parse_pages(source: Source, pages: Iterable[Any], observed_at: datetime,
-                 flag: Callable[[Any], Any], progress: Progress) -> tuple[list[Any], set[str], int]:
-    quotes: list[Any] = []
-    unknown: set[str] = set()
-    flagged = 0
-    for page in pages:
-        for quote in source.parse(page, observed_at):
-            quote = flag(quote)
-            if getattr(quote, "gpu", None) == "unknown":
-                unknown.add(getattr(quote, "gpu_raw_name", "") or "")
-            if getattr(quote, "flagged", False):
-                flagged += 1
-            quotes.append(quote)
-        progress(source.name, "parsed", len(quotes))
-    return quotes, unknown, flagged
-
-
 def refresh_source(
     engine: Engine, source: Source, settings: Settings, observed_at: datetime, *,
     http_session: Any = None, dry_run: bool = False, progress: Progress | None = None,
-    flag: Callable[[Any], Any] | None = None,
 ) -> SourceResult:
     """Fetch, archive, parse and store one source; never raises for the source's own faults."""
     progress = progress or (lambda *_: None)
-    flag = flag or _default_flagger()
     started = time.monotonic()
     source_settings = settings.providers.get(source.name)
     if not source_settings.enabled:
         return SourceResult(source.name, "skipped", error="disabled in settings")
-    if source.needs_key and not source_settings.key_present():
+    key_present = getattr(source, "key_present", None)
+    has_key = key_present(source_settings) if key_present else source_settings.key_present()
+    if source.needs_key and not has_key:
         return _record_skip(engine, source.name, "no API key configured "
                             f"(set RENTBUY_PROVIDERS__{source.name.upper()}__API_KEY)", dry_run)
 
@@ -167,6 +151,7 @@ def refresh_source(
         if not locked:
             return SourceResult(source.name, "skipped", error="another refresh of this source is running")
         with session_scope(engine) as session:
+            queries.fail_interrupted_runs(session, source.name)
             run = queries.start_refresh_run(session, source.name, datetime.now(UTC))
             run_id = run.id
         raw = archive_path(settings.data_dir, source.name, observed_at, run_id)
@@ -174,8 +159,10 @@ def refresh_source(
         try:
             progress(source.name, "fetching", None)
             pages = _archive_pages(source.fetch(http_session, source_settings), raw, source.name, observed_at)
-            quotes, result.unknown_gpu_names, result.quotes_flagged = _parse_pages(
-                source, pages, observed_at, flag, progress)
+            parsed = parse_pages(source.name, pages, observed_at,
+                                 on_page=lambda count: progress(source.name, "parsed", count))
+            quotes = parsed.quotes
+            result.unknown_gpu_names, result.quotes_flagged = set(parsed.unknown_gpu_names), parsed.flagged
             result.quotes_parsed = len(quotes)
             with session_scope(engine) as session:
                 result.rows_written = 0 if dry_run else _store(session, source, quotes, run_id)
@@ -207,12 +194,6 @@ def _record_skip(engine: Engine, name: str, reason: str, dry_run: bool) -> Sourc
         return SourceResult(name, "skipped", error=reason, run_id=run.id)
 
 
-def _default_flagger() -> Callable[[Any], Any]:
-    from providers.bounds import flag
-
-    return flag
-
-
 def refresh(
     engine: Engine, settings: Settings, sources: Sequence[Source], *, now: datetime | None = None,
     http_session: Any = None, dry_run: bool = False, progress: Progress | None = None,
@@ -224,8 +205,6 @@ def refresh(
     finishes or rolls back as a whole, the rest are not started.
     """
     observed_at = observation_time(now or datetime.now(UTC), settings.schedule.refresh_minutes)
-    with session_scope(engine) as session:
-        queries.fail_abandoned_runs(session)
     from providers.http import make_session
 
     results = []
@@ -250,16 +229,16 @@ def reparse(engine: Engine, run_id: int, source: Source, settings: Settings) -> 
     if not raw.exists():
         raise ValueError(f"The archive of run {run_id} is gone: {raw}.")
     header, pages = read_archive(raw)
-    observed_at = datetime.fromisoformat(header["observed_at"])
-    quotes, unknown, flagged = _parse_pages(source, pages, observed_at, _default_flagger(), lambda *_: None)
+    parsed = parse_pages(source.name, pages, datetime.fromisoformat(header["observed_at"]))
+    unknown = set(parsed.unknown_gpu_names)
     with session_scope(engine) as session:
         run = queries.start_refresh_run(session, source.name, datetime.now(UTC))
-        written = _store(session, source, quotes, run.id)
-        queries.finish_refresh_run(session, run, "ok", quotes_parsed=len(quotes), rows_written=written,
-                                   unknown_gpu_names=unknown, quotes_flagged=flagged, raw_path=str(raw),
+        written = _store(session, source, parsed.quotes, run.id)
+        queries.finish_refresh_run(session, run, "ok", quotes_parsed=len(parsed.quotes), rows_written=written,
+                                   unknown_gpu_names=unknown, quotes_flagged=parsed.flagged, raw_path=str(raw),
                                    error=f"reparse of run {run_id}")
-        return SourceResult(source.name, "ok", len(quotes), written, unknown, flagged, run_id=run.id,
-                            raw_path=str(raw))
+        return SourceResult(source.name, "ok", len(parsed.quotes), written, unknown, parsed.flagged,
+                            run_id=run.id, raw_path=str(raw))
 
 
 def summary_rows(results: Iterable[SourceResult]) -> list[Mapping[str, Any]]:

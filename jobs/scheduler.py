@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -70,12 +70,16 @@ def build_scheduler(settings: Settings | None = None, blocking: bool = True) -> 
     return scheduler
 
 
-def register_jobs(scheduler: Any, settings: Settings) -> None:
+def register_jobs(scheduler: Any, settings: Settings, run_now: Iterable[str] = ()) -> None:
+    """Add (or replace) our jobs; those named in ``run_now`` fire at once instead of waiting a
+    whole interval (a service started with stale prices refreshes straight away)."""
     by_id = triggers(settings)
+    now_ids = set(run_now)
     for spec in JOBS:
+        extra = {"next_run_time": datetime.now(UTC)} if spec.id in now_ids else {}
         scheduler.add_job(spec.func, trigger=by_id[spec.id], id=spec.id, name=spec.description,
                           replace_existing=True, coalesce=True, max_instances=1,
-                          misfire_grace_time=spec.misfire_grace_seconds)
+                          misfire_grace_time=spec.misfire_grace_seconds, **extra)
 
 
 def job_table(settings: Settings | None = None) -> list[dict[str, Any]]:
@@ -183,7 +187,8 @@ def serve(settings: Settings | None = None) -> None:
     """Run the schedule until SIGTERM/SIGINT; the job under way finishes cleanly first."""
     settings = settings or get_settings()
     scheduler = build_scheduler(settings, blocking=True)
-    register_jobs(scheduler, settings)
+    due_now = [job for job in due_jobs(settings) if job == "refresh"]
+    register_jobs(scheduler, settings, run_now=due_now)
 
     def stop(signum: int, _frame: object) -> None:
         log.info("signal %d: finishing the job under way, then stopping", signum)

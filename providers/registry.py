@@ -13,7 +13,7 @@ import importlib
 import json
 import shutil
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -159,6 +159,38 @@ def _dedupe_key(quote: Quote) -> tuple[Any, ...]:
     return (quote.source, quote.gpu, quote.condition, quote.basis, quote.observed_at)
 
 
+def parse_pages(
+    name: str,
+    pages: Iterable[Any],
+    observed_at: datetime,
+    *,
+    on_page: Callable[[int], None] | None = None,
+) -> SourceResult:
+    """Parse fetched (or archived) pages of one source: de-duplicate, apply sanity bounds and
+    count unknown GPU names. Shared by ``collect``, the refresh job and ``reparse``."""
+    module = get(name).module()
+    result = SourceResult(source=name, observed_at=observed_at)
+    parsed: list[Quote] = []
+    for payload in pages:
+        result.pages += 1
+        parsed.extend(module.parse(payload, observed_at))
+        if on_page is not None:
+            on_page(len(parsed))
+    seen: set[tuple[Any, ...]] = set()
+    unique: list[Quote] = []
+    for quote in parsed:
+        key = _dedupe_key(quote)
+        if key in seen:
+            result.duplicates += 1
+            continue
+        seen.add(key)
+        unique.append(quote)
+    result.quotes = bounds.apply(unique)
+    result.flagged = sum(1 for q in result.quotes if q.flagged)
+    result.unknown_gpu_names = dict(Counter(q.gpu_raw_name or "(blank)" for q in result.quotes if q.gpu == UNKNOWN))
+    return result
+
+
 def collect(
     name: str,
     settings: Any = None,
@@ -172,32 +204,22 @@ def collect(
     Raises ``MissingCredentials`` (skip the source) or ``ProviderError`` (the run failed); in
     either case nothing partial is returned. ``settings`` may be ``Settings`` or ``None``.
     """
-    source = get(name)
-    module = source.module()
+    module = get(name).module()
     when = (observed_at or datetime.now(UTC)).replace(microsecond=0)
     own_session = session is None
     active = session or http.make_session()
-    result = SourceResult(source=name, observed_at=when)
-    parsed: list[Quote] = []
-    try:
+    raw_paths: list[Path] = []
+
+    def pages() -> Iterator[Any]:
         for index, payload in enumerate(module.fetch(active, settings), start=1):
-            result.pages += 1
             if raw_dir is not None:
-                result.raw_paths.append(_save_raw(payload, raw_dir, name, when, index))
-            parsed.extend(module.parse(payload, when))
+                raw_paths.append(_save_raw(payload, raw_dir, name, when, index))
+            yield payload
+
+    try:
+        result = parse_pages(name, pages(), when)
     finally:
         if own_session:
             active.close()
-    seen: set[tuple[Any, ...]] = set()
-    unique: list[Quote] = []
-    for quote in parsed:
-        key = _dedupe_key(quote)
-        if key in seen:
-            result.duplicates += 1
-            continue
-        seen.add(key)
-        unique.append(quote)
-    result.quotes = bounds.apply(unique)
-    result.flagged = sum(1 for q in result.quotes if q.flagged)
-    result.unknown_gpu_names = dict(Counter(q.gpu_raw_name or "(blank)" for q in result.quotes if q.gpu == UNKNOWN))
+    result.raw_paths = raw_paths
     return result

@@ -154,14 +154,15 @@ def get_refresh_run(session: Session, run_id: int) -> RefreshRun | None:
     return session.get(RefreshRun, run_id)
 
 
-def fail_abandoned_runs(session: Session, older_than: timedelta = timedelta(hours=6)) -> int:
-    """Mark runs left 'running' by a killed process as failed, so history does not lie."""
-    cutoff = datetime.now(UTC) - older_than
+def fail_interrupted_runs(session: Session, source: str) -> int:
+    """Mark runs of ``source`` left 'running' as failed. Call only while holding the source's
+    refresh lock: then no live process owns them, their process died mid-run (its data was
+    rolled back with its transaction)."""
     runs = session.scalars(select(RefreshRun).where(RefreshRun.status == "running",
-                                                    RefreshRun.started_at < cutoff)).all()
+                                                    RefreshRun.source == source)).all()
     for run in runs:
         run.status = "failed"
-        run.error = "interrupted: the process ended before the run finished"
+        run.error = "interrupted: the process ended before the run finished; nothing of it was stored"
         run.finished_at = run.finished_at or datetime.now(UTC)
     return len(runs)
 
@@ -296,10 +297,11 @@ def current_offers(
     frame["usd_per_gpu_hour"] = frame["usd_per_gpu_hour"].astype(float)
     frame["observed_at"] = pd.to_datetime(frame["observed_at"], utc=True)
     frame["live"] = frame["run_source"] == frame["source"]
-    newest_live = frame[frame["live"]].groupby("source")["observed_at"].max()
-    cutoff = frame["source"].map(newest_live) - pd.Timedelta(live_window)
-    stands = ~frame["live"] | (frame["observed_at"] >= cutoff)
-    return frame[stands].drop(columns="run_source").reset_index(drop=True)
+    live = frame[frame["live"]]
+    if not live.empty:
+        cutoff = live["source"].map(live.groupby("source")["observed_at"].max()) - pd.Timedelta(live_window)
+        frame = frame.drop(live.index[live["observed_at"] < cutoff])
+    return frame.drop(columns="run_source").reset_index(drop=True)
 
 
 def price_history(session: Session, gpu: str, since: datetime | None = None) -> pd.DataFrame:

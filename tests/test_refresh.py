@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
@@ -113,3 +113,25 @@ def test_observation_time_truncates_to_the_interval() -> None:
     assert observation_time(NOW, 60) == datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
     assert observation_time(NOW, 15) == datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
     assert observation_time(NOW.replace(minute=16), 15) == datetime(2026, 11, 28, 10, 15, tzinfo=UTC)
+
+
+@responses.activate
+def test_reparse_rederives_the_same_quotes_from_the_archive(settings: Settings,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    responses.post("https://console.vast.ai/api/v0/bundles/", json=VAST_PAYLOAD)
+    engine = _engine(settings)
+    (first,) = refresh(engine, settings, [source(vast)], now=NOW, http_session=fast_session())
+    with session_scope(engine) as session:  # pretend a parser bug had lost the RTX 4090 rows
+        from sqlalchemy import delete
+
+        from store.models import PriceObservation
+
+        session.execute(delete(PriceObservation).where(PriceObservation.gpu == "rtx-4090"))
+    from rentbuy.cli import main
+
+    assert main(["reparse", str(first.run_id)]) == 0
+    assert "vast" in capsys.readouterr().out
+    with session_scope(engine) as session:
+        stored = queries.price_observations(session, source="vast", since=NOW - timedelta(days=1))
+    assert len(stored) == 6 and (stored["gpu"] == "rtx-4090").sum() == 4
+    assert main(["reparse", "99999"]) == 2
