@@ -6,6 +6,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from config.settings import Settings
+from rentbuy.planning import JobClass, Plan, Workload, plan
+
+__all__ = ["JobClass", "Plan", "Workload", "plan", "prices"]
 
 if TYPE_CHECKING:
     import pandas as pd

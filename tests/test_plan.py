@@ -1,0 +1,151 @@
+"""rentbuy.plan: feasibility, smallest fitting rented count, costs from the cost model, one answer."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+from typing import Any
+
+import pandas as pd
+import pytest
+
+import rentbuy
+from optimizer.costs import OwnOption, own_cost
+from optimizer.memory import FineTune
+from rentbuy.planning import JobClass, Workload, plan
+from rentbuy.pricebook import PriceBook
+
+SEEN = datetime(2026, 11, 20, tzinfo=UTC)
+
+
+def offers(*rows: tuple[str, str, float]) -> pd.DataFrame:
+    return pd.DataFrame([{"source": "test", "offer_key": f"{gpu}-{pricing}-{usd}", "gpu": gpu, "pricing": pricing,
+                          "usd_per_gpu_hour": usd, "flagged": False, "observed_at": pd.Timestamp(SEEN)}
+                         for gpu, pricing, usd in rows])
+
+
+def purchases(*rows: tuple[str, float]) -> pd.DataFrame:
+    return pd.DataFrame([{"source": "test shop", "gpu": gpu, "condition": "new", "basis": "retail", "usd": usd,
+                          "observed_at": pd.Timestamp(SEEN)} for gpu, usd in rows])
+
+
+@pytest.fixture
+def book() -> PriceBook:
+    return PriceBook(
+        offers(("h100-sxm", "on-demand", 2.50), ("h100-sxm", "on-demand", 3.10), ("h100-sxm", "spot", 1.40),
+               ("h100-pcie", "on-demand", 2.20), ("a100-sxm-80gb", "on-demand", 1.60),
+               ("rtx-4090", "on-demand", 0.40), ("rtx-3090", "on-demand", 0.25), ("rtx-5090", "on-demand", 0.80)),
+        purchases(("rtx-3090", 800.0), ("rtx-4090", 1900.0), ("rtx-5090", 2700.0)),
+        statistic="median")
+
+
+QLORA_8B = FineTune(model="llama-3.1-8b", method="qlora", gradient_checkpointing=True)
+FULL_8B = FineTune(model="llama-3.1-8b", method="full", gradient_checkpointing=True)
+
+
+def test_full_fine_tune_of_8b_is_not_priced_on_24gb_cards(book: PriceBook) -> None:
+    result = plan(FULL_8B, tokens_per_run=5e7, runs_per_month=2, prices=book)
+    table = result.table.set_index("option")
+    for option in ("own 1x rtx-3090", "own 1x rtx-4090", "own 1x rtx-5090"):
+        assert not table.loc[option, "feasible"]
+        assert "GiB per GPU" in table.loc[option, "reason"]
+        assert math.isnan(table.loc[option, "total_cost_usd"])
+    # Rented H100s appear at the smallest count that fits: one 80 GB card is not enough.
+    h100 = table.loc["rent 2x h100-sxm"]
+    assert h100["feasible"] and h100["per_gpu_memory_gib"] < 77.6
+    from rentbuy.planning import Option, _fit
+
+    assert not _fit(Option("rent", "h100-sxm", 1), result.workload).feasible
+
+
+def test_recommendation_names_the_cheapest_feasible_option(book: PriceBook) -> None:
+    result = plan(QLORA_8B, tokens_per_run=6e7, runs_per_month=8, horizon_years=3.0, prices=book)
+    feasible = result.table[result.table["feasible"]]
+    cheapest = feasible.loc[feasible["total_cost_usd"].idxmin()]
+    assert result.recommendation.lower().startswith(cheapest["option"].lower())
+    assert f"${cheapest['total_cost_usd']:,.0f}" in result.recommendation
+
+
+def test_owned_cost_is_the_cost_model_at_the_workload_utilization(book: PriceBook) -> None:
+    result = plan(QLORA_8B, tokens_per_run=6e7, runs_per_month=8, horizon_years=3.0, prices=book)
+    row = result.table.set_index("option").loc["own 1x rtx-4090"]
+    # busy hours a day = hours per run x runs a month / days in a month (365.25 / 12)
+    assert row["busy_hours_per_day"] == pytest.approx(row["hours_per_run"] * 8 / (365.25 / 12))
+    expected = own_cost(OwnOption(gpu="rtx-4090", purchase_usd=1900.0, load_watts=450.0),
+                        row["busy_hours_per_day"], 3.0).total_usd
+    assert row["total_cost_usd"] == pytest.approx(expected)
+    assert row["cost_per_run_usd"] == pytest.approx(expected / (8 * 12 * 3))
+
+
+def test_rented_price_is_the_configured_statistic(book: PriceBook) -> None:
+    result = plan(QLORA_8B, tokens_per_run=6e7, runs_per_month=8, prices=book)
+    table = result.table.set_index("option")
+    assert table.loc["rent 1x h100-sxm", "usd_per_gpu_hour"] == pytest.approx(2.80)  # median of 2.50 and 3.10
+    assert table.loc["rent 1x h100-sxm spot", "usd_per_gpu_hour"] == pytest.approx(1.40)
+    cheapest = PriceBook(book.offers, book.purchases, statistic="cheapest")
+    assert cheapest.rent("h100-sxm").usd == pytest.approx(2.50)
+
+
+def test_break_even_is_against_the_cheapest_on_demand_rental(book: PriceBook) -> None:
+    result = plan(QLORA_8B, tokens_per_run=6e7, runs_per_month=8, prices=book)
+    table = result.table
+    on_demand = table[(table["kind"] == "rent") & (table["pricing"] == "on-demand") & table["feasible"]]
+    reference = on_demand.loc[on_demand["total_cost_usd"].idxmin(), "option"]
+    owned = table[(table["kind"] == "own") & table["feasible"]]
+    assert set(owned["break_even_against"]) == {reference}
+    pairs = result.break_even
+    assert len(pairs) == len(owned) * len(table[(table["kind"] == "rent") & table["feasible"]])
+    against = pairs[pairs["rent"] == reference].set_index("own")
+    for _, row in owned.iterrows():
+        assert row["break_even_hours_per_day"] == pytest.approx(against.loc[row["option"], "break_even_hours_per_day"])
+    # A dearer rental can only make owning pay off sooner (fewer busy hours a day).
+    dearest = on_demand.loc[on_demand["total_cost_usd"].idxmax(), "option"]
+    dear = pairs[pairs["rent"] == dearest].set_index("own")
+    for own in owned["option"]:
+        assert dear.loc[own, "break_even_hours_per_day"] <= against.loc[own, "break_even_hours_per_day"] + 1e-9
+
+
+def test_json_and_dataframe_agree(book: PriceBook) -> None:
+    result = plan(QLORA_8B, tokens_per_run=6e7, runs_per_month=8, prices=book)
+    data = result.to_dict()
+    assert data["recommendation"] == result.recommendation
+    for record, (_, row) in zip(data["options"], result.table.iterrows(), strict=True):
+        for column in ("option", "total_cost_usd", "hours_per_run", "break_even_hours_per_day"):
+            value = row[column]
+            if isinstance(value, float) and math.isnan(value):
+                assert record[column] is None
+            else:
+                assert record[column] == value
+    assert {a["name"] for a in data["assumptions"]} >= {"horizon", "usd per kwh", "purchase price rtx-4090"}
+
+
+def test_a_workload_of_two_classes_needs_both_to_fit(book: PriceBook) -> None:
+    workload = Workload((JobClass(QLORA_8B, 6e7, 8, "qlora"), JobClass(FULL_8B, 2e7, 1, "full")), "mixed")
+    result = plan(workload=workload, prices=book)
+    table = result.table.set_index("option")
+    assert not table.loc["own 1x rtx-4090", "feasible"]
+    assert "full needs" in table.loc["own 1x rtx-4090", "reason"]
+
+
+@pytest.mark.parametrize(("kwargs", "field"), [
+    ({"tokens_per_run": -1.0, "runs_per_month": 8}, "tokens_per_run"),
+    ({"tokens_per_run": 1e8, "runs_per_month": -2}, "runs_per_month"),
+    ({"tokens_per_run": 1e8, "runs_per_month": 8, "horizon_years": 0}, "horizon_years"),
+])
+def test_bad_input_names_the_field(book: PriceBook, kwargs: dict[str, Any], field: str) -> None:
+    with pytest.raises(ValueError, match=field):
+        plan(QLORA_8B, prices=book, **kwargs)
+
+
+def test_design_call_on_the_bundled_database(use_database: str) -> None:
+    from store.db import make_engine, upgrade
+
+    upgrade(make_engine(use_database))
+    job = FineTune(model="llama-3.1-8b", method="lora", gradient_checkpointing=True)
+    result = rentbuy.plan(job=job, tokens_per_run=2e8, runs_per_month=8, horizon_years=3.0)
+    assert list(result.table.columns[:3]) == ["option", "kind", "gpu"]
+    assert result.recommendation.endswith(".")
+    assert any("bundled" in a.source or "offers" in a.source or "reference" in a.source
+               for a in result.assumptions)
+    frame = rentbuy.prices(gpu="h100-sxm", since="5y")
+    assert {"source", "observed_at", "usd_per_gpu_hour"} <= set(frame.columns) and len(frame) > 0
