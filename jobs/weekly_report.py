@@ -4,14 +4,22 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
 
+from sqlalchemy.engine import Engine
+
 from config.settings import Settings, get_settings
 from jobs.mailer import MailError, send
-from reports.weekly import WeeklyContent, build_weekly
+from rentbuy.planning import plan
+from rentbuy.pricebook import PriceBook
+from rentbuy.workloads import standard_workloads
+from reports.prices import street_summary
+from reports.weekly import WeeklyContent, compose, price_moves, street_moves
+from store import queries
+from store.db import session_scope
 
 log = logging.getLogger("rentbuy.weekly")
 
@@ -27,6 +35,29 @@ class WeeklyOutcome:
     recipients: tuple[str, ...]
     path: Path | None = None  # the .eml (dry run) or the archived HTML
     subject: str = ""
+
+
+def build_weekly(engine: Engine, settings: Settings, now: datetime | None = None) -> WeeklyContent:
+    """Gather the week's numbers from the store: price windows, offers now and a week ago, plans."""
+    now = now or datetime.now(UTC)
+    week_ago = now - timedelta(days=7)
+    with session_scope(engine) as session:
+        this_week = queries.window_statistics(session, week_ago, now)
+        last_week = queries.window_statistics(session, week_ago - timedelta(days=7), week_ago)
+        failures = queries.failed_runs_since(session, week_ago)
+        newest = queries.data_dates(session)["price_observation"][1]
+        offers_now = queries.current_offers(session, as_of=now)
+        offers_then = queries.current_offers(session, as_of=week_ago)
+        purchases = queries.purchase_observations(session)
+    purchases_then = purchases[purchases["observed_at"] <= week_ago] if not purchases.empty else purchases
+    economics = settings.economics
+    book_now = PriceBook(offers_now, purchases, economics.rent_statistic, economics.purchase_condition)
+    book_then = PriceBook(offers_then, purchases_then, economics.rent_statistic, economics.purchase_condition)
+    plans = [(w, plan(workload=w.workload, settings=settings, prices=book_now),
+              plan(workload=w.workload, settings=settings, prices=book_then)) for w in standard_workloads()]
+    street = street_moves(street_summary(purchases), street_summary(purchases_then))
+    return compose(now, price_moves(this_week, last_week), street, plans, failures, newest,
+                   settings.stale_after_days)
 
 
 def build_message(content: WeeklyContent, sender: str, recipients: list[str]) -> EmailMessage:
@@ -46,7 +77,7 @@ def build_message(content: WeeklyContent, sender: str, recipients: list[str]) ->
 
 
 def _archive(content: WeeklyContent, data_dir: Path) -> Path:
-    from rentbuy.render import to_json
+    from reports.render import to_json
 
     folder = data_dir / "reports" / content.iso_week
     folder.mkdir(parents=True, exist_ok=True)
@@ -69,7 +100,7 @@ def send_weekly(settings: Settings | None = None, *, dry_run: bool = False, forc
     if not recipients and not dry_run:
         raise WeeklyReportError("No recipients: set RENTBUY_SMTP__RECIPIENTS or pass --to.")
     engine = open_database(settings)
-    content = build_weekly(engine, now, settings.stale_after_days)
+    content = build_weekly(engine, settings, now)
     message = build_message(content, settings.smtp.sender, recipients or ["nobody@localhost"])
     if dry_run:
         outbox = settings.data_dir / "outbox"

@@ -20,7 +20,9 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from optimizer.uncertainty import Tornado
-    from rentbuy.planning import Pairing
+
+# ``pairing`` arguments are rentbuy.planning.Pairing: own, rent, relative_speed, busy_hours_per_day.
+Pairing = Any
 
 WIDTH_IN, HEIGHT_IN, DPI = 7.0, 3.6, 100  # 700 x 360 px: readable in a 700 px e-mail column
 OWN_COLOUR, RENT_COLOUR, MARK_COLOUR = "#1f6feb", "#d1242f", "#57606a"

@@ -1,9 +1,9 @@
-"""The rent-or-buy report: gathered once as data, rendered as terminal text, Markdown, HTML, JSON or CSV.
+"""The rent-or-buy report rendered as terminal text, Markdown, HTML, JSON or CSV.
 
-``build_report`` collects every number (plans for the standard workloads, current and street
-prices, week-over-week moves, assumptions, data freshness). ``blocks`` turns it into a neutral
-list of headings, paragraphs, tables and images that each text format renders the same way, so the
-formats cannot drift apart; JSON and CSV serialise the data itself.
+A :class:`Report` holds every number (plans for the workloads, current and street prices,
+week-over-week moves, assumptions, data freshness); ``rentbuy.reporting.build_report`` gathers it.
+``blocks`` turns it into a neutral list of headings, paragraphs, tables and images that each text
+format renders the same way, so the formats cannot drift apart; JSON and CSV serialise the data.
 """
 
 from __future__ import annotations
@@ -11,16 +11,14 @@ from __future__ import annotations
 import base64
 import math
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from html import escape
 from typing import Any
 
 import pandas as pd
 
-from config.settings import Settings, get_settings
-from rentbuy.render import format_cell, markdown_table, text_table, to_csv, to_json
-from reports.prices import RENTAL_COLUMNS, STREET_COLUMNS, rental_summary, street_summary
-from reports.weekly import price_moves
+from reports.prices import RENTAL_COLUMNS, STREET_COLUMNS
+from reports.render import format_cell, markdown_table, text_table, to_csv, to_json
 
 HISTORY_GPUS = ("h100-sxm", "rtx-4090")
 OPTION_COLUMNS = ["option", "feasible", "per_gpu_memory_gib", "hours_per_run", "busy_hours_per_day",
@@ -58,41 +56,6 @@ class Report:
                 seen.setdefault((a.name, str(a.value)), {"name": a.name, "value": a.value, "unit": a.unit,
                                                          "source": a.source})
         return list(seen.values())
-
-
-def build_report(settings: Settings | None = None, now: datetime | None = None,
-                 workloads: list[Any] | None = None) -> Report:
-    """Gather every number the report shows (one database read, one plan per workload)."""
-    from rentbuy.context import open_database
-    from rentbuy.planning import plan
-    from rentbuy.pricebook import PriceBook
-    from rentbuy.workloads import standard_workloads
-    from store import queries
-    from store.db import safe_url, session_scope
-
-    settings = settings or get_settings()
-    now = now or datetime.now(UTC)
-    engine = open_database(settings)
-    with session_scope(engine) as session:
-        offers = queries.current_offers(session)
-        purchases = queries.purchase_observations(session)
-        this_week = queries.window_statistics(session, now - timedelta(days=7), now)
-        last_week = queries.window_statistics(session, now - timedelta(days=14), now - timedelta(days=7))
-        history = {gpu: queries.price_history(session, gpu, since=now - timedelta(days=90)) for gpu in HISTORY_GPUS}
-    book = PriceBook(offers, purchases, settings.economics.rent_statistic, settings.economics.purchase_condition)
-    named = workloads if workloads is not None else standard_workloads()
-    plans = [WorkloadPlan(w.key, w.title, w.source, plan(workload=w.workload, settings=settings, prices=book))
-             for w in named]
-    rental = rental_summary(offers)
-    newest = pd.to_datetime(rental["observed_at"]).max() if not rental.empty else None
-    newest_dt = newest.to_pydatetime() if newest is not None else None
-    freshness = {
-        "newest_rental_price": newest_dt,
-        "stale": newest_dt is None or (now - newest_dt) > timedelta(days=settings.stale_after_days),
-        "stale_after_days": settings.stale_after_days,
-    }
-    return Report(now, safe_url(settings.effective_database_url), freshness, plans, rental,
-                  street_summary(purchases), price_moves(this_week, last_week), history)
 
 
 def freshness_line(report: Report) -> str:
@@ -206,7 +169,7 @@ def blocks(report: Report, charts: bool = False) -> list[tuple[Any, ...]]:
 # --- renderers --------------------------------------------------------------------------------------
 
 
-def _text(doc: list[tuple[Any, ...]], markdown: bool) -> str:
+def text(doc: list[tuple[Any, ...]], markdown: bool = False) -> str:
     parts = []
     for kind, *body in doc:
         if kind == "table":
@@ -302,5 +265,5 @@ def render(report: Report, fmt: str) -> str:
     if fmt == "html":
         return html(blocks(report, charts=True))
     if fmt in ("table", "markdown"):
-        return _text(blocks(report), markdown=fmt == "markdown")
+        return text(blocks(report), markdown=fmt == "markdown")
     raise ValueError(f"Unknown report format {fmt!r}; use one of {', '.join(FORMATS)}.")

@@ -14,7 +14,7 @@ from decimal import Decimal
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Select, and_, func, select
+from sqlalchemy import Select, and_, func, select, true
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -264,12 +264,14 @@ def current_offers(
     session: Session,
     gpu: str | Iterable[str] | None = None,
     live_window: timedelta = timedelta(days=2),
+    as_of: datetime | None = None,
 ) -> pd.DataFrame:
     """The offers that stand now: each offer's latest observation.
 
     A live source lists what is for rent at each refresh, so an offer missing from its latest
     refreshes (a marketplace machine taken off) drops out after ``live_window``. Bundled snapshot
-    rows have no later refresh to vanish from, so their latest dated row stands.
+    rows have no later refresh to vanish from, so their latest dated row stands. ``as_of`` gives the
+    offers as they stood at that moment (the weekly e-mail compares with a week ago).
     """
     import pandas as pd
 
@@ -279,6 +281,7 @@ def current_offers(
                    func.max(PriceObservation.observed_at).label("latest")),
             gpu, None, None, None,
         )
+        .where(PriceObservation.observed_at <= as_of if as_of is not None else true())
         .group_by(PriceObservation.source, PriceObservation.offer_key, PriceObservation.pricing)
         .subquery()
     )

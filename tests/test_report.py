@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from rentbuy.cli import main
-from reports.document import FORMATS, build_report, render
+from rentbuy.reporting import build_report
+from reports.document import FORMATS, render
 
 
 @pytest.fixture

@@ -380,7 +380,7 @@ def _solution_rows(comparison: Any) -> list[dict[str, Any]]:
 def render_comparison(comparison: Any) -> str:
     """The table format: answer, break-even figures, both breakdowns, assumptions."""
     from optimizer.costs import Infeasible
-    from rentbuy.render import text_table
+    from reports.render import text_table
 
     out = [comparison.verdict, ""]
     rows = _solution_rows(comparison)
@@ -402,7 +402,7 @@ def render_comparison(comparison: Any) -> str:
 
 def render_assumptions(assumptions: Any) -> str:
     """One line per input: name, value and unit, then where it came from."""
-    from rentbuy.render import format_cell
+    from reports.render import format_cell
 
     lines = ["Assumptions (every input and where it came from):"]
     for item in assumptions:
@@ -414,7 +414,7 @@ def render_assumptions(assumptions: Any) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from optimizer.breakeven import compare
-    from rentbuy.render import to_json
+    from reports.render import to_json
 
     inputs = comparison_inputs(args)
     comparison = compare(inputs.own, inputs.rent, busy_hours_per_day=inputs.busy_hours_per_day,

@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     from config.settings import get_settings
     from providers.base import MissingCredentials, ProviderError
     from providers.registry import SOURCES, collect
-    from rentbuy.render import text_table, to_csv, to_json
+    from reports.render import text_table, to_csv, to_json
 
     if args.source not in SOURCES:
         raise UsageError(f"Unknown price source {args.source!r}; known sources: {', '.join(SOURCES)}.")

@@ -185,7 +185,7 @@ def _plan_dict(plan: Any) -> dict[str, Any]:
 
 
 def _json(result: Any, demand: Any, assumptions: list[Any]) -> str:
-    from rentbuy.render import to_json
+    from reports.render import to_json
 
     return to_json({
         "weeks": demand.weeks,
@@ -199,7 +199,7 @@ def _json(result: Any, demand: Any, assumptions: list[Any]) -> str:
 def _table(result: Any, assumptions: list[Any]) -> str:
     from optimizer.costs import Infeasible
     from rentbuy.commands.breakeven import render_assumptions
-    from rentbuy.render import text_table
+    from reports.render import text_table
 
     out = ["Plan against the all-rent and all-own alternatives (present value over the demand's weeks)",
            text_table(result.comparison_rows()), ""]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from rentbuy.render import text_table, to_json
+from reports.render import text_table, to_json
 
 
 def register(sub: Any) -> None:

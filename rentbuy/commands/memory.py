@@ -90,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
     from config import catalog
     from optimizer.memory import estimate_memory, usable_vram_bytes
     from optimizer.throughput import tokens_per_second
-    from rentbuy.render import text_table, to_json
+    from reports.render import text_table, to_json
 
     try:
         job = build_job(args)

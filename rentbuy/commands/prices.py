@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from rentbuy.options import check_gpu, parse_since
-from rentbuy.render import text_table, to_csv, to_json
+from reports.render import text_table, to_csv, to_json
 
 COLUMNS = ["observed_at", "gpu", "pricing", "usd_per_gpu_hour", "source", "offer_key", "gpu_count", "region",
            "flagged"]

@@ -65,7 +65,7 @@ def rows(settings: Any, successes: dict[str, datetime] | None) -> list[dict[str,
 
 def run(args: argparse.Namespace) -> int:
     from config.settings import get_settings
-    from rentbuy.render import text_table, to_csv, to_json
+    from reports.render import text_table, to_csv, to_json
 
     settings = get_settings()
     table = rows(settings, last_success(settings))

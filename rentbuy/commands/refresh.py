@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 from rentbuy.errors import RentbuyError, UsageError
-from rentbuy.render import text_table
+from reports.render import text_table
 
 
 def register(sub: Any) -> None:

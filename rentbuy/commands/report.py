@@ -25,7 +25,8 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from reports.document import build_report, render
+    from rentbuy.reporting import build_report
+    from reports.document import render
 
     workloads = None
     if args.workload:

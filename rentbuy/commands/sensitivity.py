@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     from optimizer.uncertainty import default_distributions, monte_carlo, tornado
     from rentbuy.commands.breakeven import comparison_inputs, render_assumptions
     from rentbuy.errors import UsageError
-    from rentbuy.render import text_table, to_json
+    from reports.render import text_table, to_json
 
     if args.samples < 0:
         raise UsageError("--samples must be 0 or more.")

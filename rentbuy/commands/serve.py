@@ -6,7 +6,7 @@ import argparse
 import logging
 from typing import Any
 
-from rentbuy.render import text_table
+from reports.render import text_table
 
 
 def register(sub: Any) -> None:
