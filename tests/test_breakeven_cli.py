@@ -37,7 +37,9 @@ def test_breakeven_json_defaults_cite_the_economics_file(capsys: pytest.CaptureF
     payload = json.loads(out)
     assert payload["break_even_hours_per_day"]["status"] in ("found", "always", "never")
     sources = {item["name"]: item["source"] for item in payload["assumptions"]}
-    assert sources["rental price per GPU-hour today"].startswith("reference price, not live: Prime Intellect")
+    # No --price: the stored offers price it (here the bundled snapshot), with their sources and date.
+    assert "current on-demand offers" in sources["rental price per GPU-hour today"]
+    assert "newest 20" in sources["rental price per GPU-hour today"]
     assert sources["relative speed (owned busy hours per rented hour)"].startswith("optimizer.throughput")
     assert sources["electricity"].startswith("default: US residential average")
 
@@ -79,7 +81,7 @@ def test_fleet_prints_plan_alternatives_and_assumptions(capsys: pytest.CaptureFi
     assert code == 0
     assert "all rent" in out and "all own" in out and "Cost of the plan" in out
     assert "demand: 52 weeks, 2 job classes" in out
-    assert "reference price, not live" in out
+    assert "current on-demand offers" in out and "street price" in out
     code, out, _ = _run(capsys, "fleet", "--demand", str(FIXTURES / "demand_small.csv"), "--own", "2xrtx-4090=1700",
                         "--rent", "h100-sxm=2.5", "--format", "json")
     payload = json.loads(out)

@@ -83,6 +83,14 @@ def test_one_message_per_week_with_text_and_html(inbox: Inbox) -> None:
     assert message.get_content_type() == "multipart/alternative"
     parts = [part.get_content_type() for part in message.walk()]
     assert "text/plain" in parts and "text/html" in parts
+    images = [part for part in message.walk() if part.get_content_type() == "image/png"]
+    html = message.get_body(("html",)).get_content()
+    assert len(images) == 2  # cumulative cost and cost vs utilization of the first owned option
+    for image in images:
+        cid = image["Content-ID"].strip("<>")
+        assert f"cid:{cid}" in html
+        assert image.get_payload(decode=True)[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "Has the decision changed?" in html
     text = message.get_body(("plain",)).get_content()
     assert "$2.60" in text and "-3.7%" in text  # median 2.70 -> 2.60
     assert (get_settings().data_dir / "reports" / "2026-W48" / "weekly.json").exists()

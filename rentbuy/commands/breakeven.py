@@ -11,6 +11,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cache
 from typing import Any
 
 from rentbuy.errors import UsageError
@@ -226,33 +227,53 @@ def _relative_speed(args: argparse.Namespace, own: Any, rent: Any, trail: _Trail
                      f"optimizer.throughput: {rent_tps:,.0f} vs {own_tps:,.0f} tokens/s for {_job_label(args)}")
 
 
-def _purchase(args: argparse.Namespace, gpu: str, trail: _Trail) -> float:
-    from config.catalog import gpu as spec
-    from optimizer.defaults import reference_purchase_price
+def price_book() -> Any:
+    """Prices from the database (live refreshes, else the bundled snapshot), read once per database."""
+    from config.settings import get_settings
 
+    settings = get_settings()
+    return _price_book(settings.effective_database_url, settings.economics.rent_statistic,
+                       settings.economics.purchase_condition)
+
+
+@cache
+def _price_book(database_url: str, statistic: str, condition: str) -> Any:
+    from config.settings import get_settings
+    from rentbuy.context import open_database
+    from rentbuy.pricebook import PriceBook
+
+    settings = get_settings()
+    return PriceBook.from_store(open_database(settings), settings)
+
+
+def stored_purchase(gpu: str, trail: _Trail, name: str, flag: str) -> float:
+    """A card's price from the stored street prices (or the shipped reference), with its source."""
+    price = price_book().purchase(gpu)
+    if price is None:
+        raise UsageError(f"No purchase price is known for {gpu}; pass {flag}.")
+    return trail.add(name, round(price.usd, 2), "USD", price.source)
+
+
+def stored_rent(gpu: str, trail: _Trail, name: str, flag: str, pricing: str = "on-demand") -> float:
+    """A GPU-hour price from the current stored offers (or the shipped reference), with its source."""
+    price = price_book().rent(gpu, pricing) or price_book().rent(gpu)
+    if price is None:
+        raise UsageError(f"No rental price is known for {gpu}; pass {flag}.")
+    return trail.add(name, round(price.usd, 4), "USD/GPU-hour", price.source)
+
+
+def _purchase(args: argparse.Namespace, gpu: str, trail: _Trail) -> float:
     name = "purchase price per card"
     if args.purchase_usd is not None:
         return trail.add(name, args.purchase_usd, "USD", "command line (--purchase-usd)")
-    shipped = reference_purchase_price(gpu)
-    if shipped is not None:
-        return trail.add(name, float(shipped.value), "USD", f"default: {shipped.citation()}")
-    card = spec(gpu)
-    if card.launch_msrp_usd is None:
-        raise UsageError(f"No reference purchase price for {gpu}; pass --purchase-usd.")
-    return trail.add(name, card.launch_msrp_usd, "USD", f"catalog launch MSRP ({card.source}, {card.source_date})")
+    return stored_purchase(gpu, trail, name, "--purchase-usd")
 
 
 def _rent_price(args: argparse.Namespace, gpu: str, trail: _Trail) -> float:
-    from optimizer.defaults import reference_rent_price
-
     name = "rental price per GPU-hour today"
     if args.price is not None:
         return trail.add(name, args.price, "USD/GPU-hour", "command line (--price)")
-    shipped = reference_rent_price(gpu)
-    if shipped is None:
-        raise UsageError(f"No reference rental price for {gpu}; pass --price.")
-    return trail.add(name, float(shipped.value), "USD/GPU-hour",
-                     f"reference price, not live: {shipped.citation()}")
+    return stored_rent(gpu, trail, name, "--price", "spot" if args.spot else "on-demand")
 
 
 def _depreciation(args: argparse.Namespace, gpu: str, trail: _Trail) -> Any:

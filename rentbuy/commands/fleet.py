@@ -61,7 +61,7 @@ def _specs(values: list[str], flag: str) -> list[tuple[int, str, float | None]]:
 
 
 def _from_fits(demand: Any, has_price: Any) -> list[tuple[int, str, float | None]]:
-    """Candidates implied by the demand's fits_on lists, for GPUs with a shipped reference price."""
+    """Candidates implied by the demand's fits_on lists, for GPUs with a known price."""
     from optimizer.fleet import parse_fits_token
 
     seen: dict[tuple[int, str], None] = {}
@@ -111,9 +111,8 @@ def _speeds(args: argparse.Namespace, trail: Any) -> Any:
 def run(args: argparse.Namespace) -> int:
     from config.catalog import gpu as spec
     from optimizer.costs import OwnOption, RentOption
-    from optimizer.defaults import reference_purchase_price, reference_rent_price
     from optimizer.fleet import OwnedType, RentedType, fleet_assumptions, parse_demand_csv, plan_fleet
-    from rentbuy.commands.breakeven import _setting, _shipped, _Trail
+    from rentbuy.commands.breakeven import _setting, _shipped, _Trail, price_book, stored_purchase, stored_rent
 
     path = Path(args.demand)
     if not path.is_file():
@@ -134,12 +133,9 @@ def run(args: argparse.Namespace) -> int:
     speed = _speeds(args, trail)
 
     owned = []
-    for count, gpu, price in _specs(args.own, "--own") or _from_fits(demand, reference_purchase_price):
+    for count, gpu, price in _specs(args.own, "--own") or _from_fits(demand, price_book().purchase):
         if price is None:
-            shipped = reference_purchase_price(gpu)
-            if shipped is None:
-                raise UsageError(f"No reference purchase price for {gpu}; write --own {gpu}=USD.")
-            price = trail.add(f"price per card, {gpu}", float(shipped.value), "USD", f"default: {shipped.citation()}")
+            price = stored_purchase(gpu, trail, f"price per card, {gpu}", f"--own {gpu}=USD")
         else:
             trail.add(f"price per card, {gpu}", price, "USD", "command line (--own)")
         card = spec(gpu)
@@ -149,13 +145,9 @@ def run(args: argparse.Namespace) -> int:
                            maintenance_usd_per_year=maintenance, discount_rate=discount)
         owned.append(OwnedType(option, speed(count, gpu), args.max_units))
     rented = []
-    for count, gpu, price in _specs(args.rent, "--rent") or _from_fits(demand, reference_rent_price):
+    for count, gpu, price in _specs(args.rent, "--rent") or _from_fits(demand, price_book().rent):
         if price is None:
-            shipped = reference_rent_price(gpu)
-            if shipped is None:
-                raise UsageError(f"No reference rental price for {gpu}; write --rent {gpu}=USD.")
-            price = trail.add(f"rental price, {gpu}", float(shipped.value), "USD/GPU-hour",
-                              f"reference price, not live: {shipped.citation()}")
+            price = stored_rent(gpu, trail, f"rental price, {gpu}", f"--rent {gpu}=USD")
         else:
             trail.add(f"rental price, {gpu}", price, "USD/GPU-hour", "command line (--rent)")
         option = RentOption(gpu=gpu, count=count, usd_per_gpu_hour=price, annual_price_change=args.scenario)
@@ -163,7 +155,7 @@ def run(args: argparse.Namespace) -> int:
     trail.add("rental price path", args.scenario, "", "command line (--scenario)" if args.scenario != "flat"
               else "default: flat")
     if not owned and not rented:
-        raise UsageError("No candidates: give --own and/or --rent (no GPU in fits_on has a reference price).")
+        raise UsageError("No candidates: give --own and/or --rent (no GPU in fits_on has a known price).")
     result = plan_fleet(demand, owned, rented, discount_rate=discount)
     assumptions = [*trail.items, *fleet_assumptions()]
     if args.format == "json":
