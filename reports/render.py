@@ -92,3 +92,13 @@ def to_csv(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = No
     for row in rows:
         writer.writerow({c: _plain(row.get(c)) for c in cols})
     return buffer.getvalue()
+
+
+def render_rows(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None, fmt: str,
+                empty: str = "(no rows)") -> str:
+    """Rows as ``json``, ``csv`` or a text ``table``: the output formats every listing command offers."""
+    if fmt == "json":
+        return to_json(list(rows)) + "\n"
+    if fmt == "csv":
+        return to_csv(rows, columns)
+    return (text_table(rows, columns) if rows else empty) + "\n"

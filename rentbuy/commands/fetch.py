@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     from config.settings import get_settings
     from providers.base import MissingCredentials, ProviderError
     from providers.registry import SOURCES, collect
-    from reports.render import text_table, to_csv, to_json
+    from reports.render import render_rows
 
     if args.source not in SOURCES:
         raise UsageError(f"Unknown price source {args.source!r}; known sources: {', '.join(SOURCES)}.")
@@ -61,12 +61,7 @@ def run(args: argparse.Namespace) -> int:
     quotes = [q for q in result.quotes if args.gpu is None or q.gpu == args.gpu]
     table = [_row(q) for q in quotes]
     columns = PURCHASE_COLUMNS if source.kind == "purchase" else RENTAL_COLUMNS
-    if args.format == "json":
-        print(to_json(table))
-    elif args.format == "csv":
-        print(to_csv(table, columns), end="")
-    else:
-        print(text_table(table, columns) if table else "(no quotes)")
+    print(render_rows(table, columns, args.format, empty="(no quotes)"), end="")
     unknown = ", ".join(f"{name} ({count})" for name, count in sorted(result.unknown_gpu_names.items()))
     print(f"{source.name}: {len(result.quotes)} quotes from {result.pages} page(s); "
           f"{result.flagged} flagged outside sanity bounds; "

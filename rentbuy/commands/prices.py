@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from rentbuy.options import check_gpu, parse_since
-from reports.render import text_table, to_csv, to_json
+from reports.render import render_rows
 
 COLUMNS = ["observed_at", "gpu", "pricing", "usd_per_gpu_hour", "source", "offer_key", "gpu_count", "region",
            "flagged"]
@@ -32,10 +32,5 @@ def run(args: argparse.Namespace) -> int:
 
     frame = prices(gpu=gpu, since=since, source=args.source, pricing=args.pricing, limit=args.limit or None)
     rows = frame[COLUMNS].to_dict("records") if not frame.empty else []
-    if args.format == "json":
-        print(to_json(rows))
-    elif args.format == "csv":
-        print(to_csv(rows, COLUMNS), end="")
-    else:
-        print(text_table(rows, COLUMNS) if rows else "No price observations match.")
+    print(render_rows(rows, COLUMNS, args.format, empty="No price observations match."), end="")
     return 0

@@ -65,14 +65,10 @@ def rows(settings: Any, successes: dict[str, datetime] | None) -> list[dict[str,
 
 def run(args: argparse.Namespace) -> int:
     from config.settings import get_settings
-    from reports.render import text_table, to_csv, to_json
+    from reports.render import render_rows
 
     settings = get_settings()
     table = rows(settings, last_success(settings))
-    if args.format == "json":
-        print(to_json(table))
-    elif args.format == "csv":
-        print(to_csv(table), end="")
-    else:
-        print(text_table(table, columns=[c for c in table[0] if c != "description"]))
+    columns = list(table[0]) if args.format in ("json", "csv") else [c for c in table[0] if c != "description"]
+    print(render_rows(table, columns, args.format), end="")
     return 0
