@@ -47,6 +47,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"rentbuy: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `rentbuy report | head`: the reader has gone, which is not an error
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print("rentbuy: interrupted", file=sys.stderr)
         return 130
