@@ -253,6 +253,12 @@ FRAMEWORKS: Mapping[str, Framework] = {
         reports="allocated",
         note="LitGPT: bf16-true adapters, chunked lm-head + chunked cross-entropy, Fabric's "
              "bitsandbytes plugin quantizes every linear including the head."),
+    "llm-foundry": Framework(
+        "llm-foundry", cross_entropy="standard", adapter_dtype="compute", quantize_scope="all-linear",
+        lora_dropout=0.0, compile=False, activation_offload=False, quant_saves_input=True,
+        reports="allocated",
+        note="MosaicML Composer / llm-foundry: FSDP with hand-written flash-attention (Triton) kernels and "
+             "low-precision LayerNorm, no torch.compile; its published benchmarks are full training steps."),
 }
 
 
@@ -508,7 +514,10 @@ def _activation_bytes(job: FineTune) -> tuple[float, float, float]:
     if HEAD_MODULE in targets or (HEAD_MODULE in quantized and saves_input) or full:
         head_per_token += act * h
     scale = cal.ACTIVATION_SCALE
-    return per_token * tokens * scale, act * h * tokens * scale, head_per_token * tokens * scale
+    # A checkpointed layer input is one plain tensor kept between layers: no temporaries, no workspace,
+    # so the fitted scale (which absorbs what the tensor-by-tensor count misses inside a layer) does
+    # not apply to it.
+    return per_token * tokens * scale, act * h * tokens, head_per_token * tokens * scale
 
 
 def _quantized_modules(job: FineTune) -> set[str]:

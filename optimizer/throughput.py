@@ -6,7 +6,9 @@ Time per token is the sum of two parts that run on different hardware limits:
   fine-tuning; ~4N with a frozen base, because the base needs input gradients but no weight
   gradients; +2N when activations are recomputed; plus PaLM's attention term ``12*L*H*Q*T``,
   Chowdhery et al. 2022, Appendix B) divided by the card's dense 16-bit tensor peak (GeForce
-  FP32-accumulate half rate, from the catalog) times a utilisation fitted per GPU class;
+  FP32-accumulate half rate, from the catalog) times a utilisation: a per-class value for the
+  best-tuned stack, scaled by how close the job's framework gets to it and by the card's
+  generation (Hopper/Blackwell peaks are reached less than Ampere/Ada ones), all fitted;
 * memory-bound kernels: norms, activations, RoPE, residual adds, LoRA's thin matmuls, the loss
   over the vocabulary, streaming the weights once per pass and the optimizer step, all at the
   card's memory bandwidth.
@@ -99,13 +101,22 @@ def scaling_efficiency(job: FineTune, gpu: str) -> float:
     return per_gpu_step_s / (per_gpu_step_s + exposed)
 
 
+def matmul_utilisation(job: FineTune, gpu: str) -> float:
+    """Share of the card's dense tensor peak the job's matrix multiplies reach: the class value for
+    the best-tuned stack x the framework's efficiency x the card generation's (capped at 1)."""
+    spec = catalog.gpu(gpu)
+    utilisation = (cal.MATMUL_UTILISATION[spec.gpu_class] * cal.FRAMEWORK_EFFICIENCY.get(job.framework, 1.0)
+                   * cal.GENERATION_EFFICIENCY.get(spec.gpu, 1.0))
+    return min(utilisation, 1.0)
+
+
 def _seconds_per_token(job: FineTune, gpu: str) -> float:
     """Seconds one GPU spends per token of its own micro-batch."""
     spec = catalog.gpu(gpu)
     peak = spec.bf16_dense_tflops * 1e12
     if job.precision == "fp32":
         peak /= 2.0  # TF32 tensor cores run at half the 16-bit rate
-    compute = flops_per_token(job) / (peak * cal.MATMUL_UTILISATION[spec.gpu_class])
+    compute = flops_per_token(job) / (peak * matmul_utilisation(job, gpu))
     memory = _memory_seconds_per_token(job, spec.mem_bw_gbps * 1e9 * cal.BANDWIDTH_UTILISATION)
     seconds = compute + memory
     if job.method == "qlora":
@@ -131,4 +142,7 @@ def relative_speed(job: FineTune, fast_gpu: str, slow_gpu: str) -> float:
     return tokens_per_second(job, fast_gpu) / tokens_per_second(job, slow_gpu)
 
 
-__all__ = ["flops_per_token", "relative_speed", "scaling_efficiency", "tokens_per_second", "training_hours"]
+__all__ = [
+    "flops_per_token", "matmul_utilisation", "relative_speed", "scaling_efficiency", "tokens_per_second",
+    "training_hours",
+]

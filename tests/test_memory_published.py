@@ -149,6 +149,10 @@ SOURCE_BOUNDS = {
     "torchtune-1398": 0.15,  # weights only: the most exact comparison there is
     "unsloth-context": 0.50,  # max-context rows; optimizer and checkpointing of the HF arm not stated
     "soup-78": 0.35,  # LoRA targets and counter not stated
+    # Added with first-sight scoring (docs/accuracy.md); bounds = measured worst + a small margin.
+    "answerai-fsdp-qlora": 0.50,  # worst: QLoRA at batch 10-12 x 2048 over-estimated by 41-46 %
+    "torchtune-qlora-tutorial": 0.45,  # worst: the QLoRA row's reserved peak holds init-time cache
+    "torchtune-961": 0.15,
 }
 
 
@@ -188,11 +192,72 @@ def test_each_source_within_its_bound(source_id: str) -> None:
 
 def test_held_out_error_stays_at_the_reported_figures() -> None:
     # The issue asks for a held-out median of at most 15 % and 80 % of rows within +-30 %. The
-    # second is met; the median is not (about 20 %, docs/accuracy.md says which rows and why).
+    # second is met (85 %); the median is not (17 %, docs/accuracy.md says which rows and why).
     # These bounds record the measured figures so a change cannot make them worse unnoticed.
     summary = summarise(HOLDOUT)
-    assert summary["median_abs_error"] <= 0.22, summary
+    assert summary["median_abs_error"] <= 0.19, summary
     assert summary["within_30"] >= 0.80, summary
+
+
+#: First-sight scores of the sources added after the model was fitted (scored before any model or
+#: constant change; docs/accuracy.md): median abs error, worst abs error, share within +-30 %.
+FIRST_SIGHT = {
+    "answerai-fsdp-qlora": (0.14, 0.54, 15 / 17),
+    "torchtune-qlora-tutorial": (0.03, 0.40, 2 / 3),
+    "torchtune-961": (0.09, 0.15, 1.00),
+}
+
+
+def test_new_sources_did_not_get_worse_than_first_sight() -> None:
+    # The later modelling change (checkpointed layer inputs no longer scaled) was informed by the
+    # first-sight residuals; it must not have made any of those sources worse.
+    for source, (median, worst, within) in FIRST_SIGHT.items():
+        s = summarise(r for r in SCORED if r.source_id == source)
+        assert s["median_abs_error"] <= median + 0.02, (source, s)
+        assert s["worst_abs_error"] <= worst + 0.02, (source, s)
+        assert s["within_30"] >= within - 1e-9, (source, s)
+
+
+#: LLaMA-Factory README "Hardware Requirement" table, marked "* estimated" by its authors: a rule of
+#: thumb with no batch, sequence or checkpointing stated, so it is compared, never scored or fitted.
+#: (method, precision label, GB for 7B, GB for 70B).
+LLAMA_FACTORY_URL = "https://github.com/hiyouga/LLaMA-Factory/blob/main/README.md#hardware-requirement"
+LLAMA_FACTORY_TABLE = (
+    ("full", "Full (bf16 or fp16), 32-bit states", 120.0, 1200.0),
+    ("full-pure", "Full (pure_bf16)", 60.0, 600.0),
+    ("lora", "Freeze/LoRA/GaLore/APOLLO/BAdam, 16-bit", 16.0, 160.0),
+    ("qlora", "QLoRA 4-bit", 6.0, 48.0),
+)
+
+
+def llama_factory_reference_job(kind: str, model: str) -> FineTune:
+    """The job we read each LLaMA-Factory cell as: its defaults (batch 1, cutoff_len 1024 read as
+    the sequence, gradient checkpointing on, LoRA rank 8 on all linears, AdamW, one GPU)."""
+    base = FineTune(model=model, micro_batch_size=1, seq_len=1024, gradient_checkpointing=True,
+                    lora_rank=8, framework="hf-peft")
+    if kind == "full":
+        return base.replace(method="full", lora_rank=None, precision="bf16-mixed")
+    if kind == "full-pure":
+        return base.replace(method="full", lora_rank=None, precision="bf16-true")
+    if kind == "lora":
+        return base.replace(method="lora", precision="bf16-true")
+    return base.replace(method="qlora", quantization="nf4-dq", precision="bf16-true")
+
+
+def rule_of_thumb_report() -> str:
+    lines = ["| LLaMA-Factory row (estimated) | 7B table | rentbuy, Llama-2-7B | 70B table | rentbuy, Llama-2-70B |",
+             "| --- | ---: | ---: | ---: | ---: |"]
+    for kind, label, gb7, gb70 in LLAMA_FACTORY_TABLE:
+        est7 = estimate_memory(llama_factory_reference_job(kind, "llama-2-7b")).per_gpu_bytes / 1e9
+        est70 = estimate_memory(llama_factory_reference_job(kind, "llama-2-70b")).per_gpu_bytes / 1e9
+        lines.append(f"| {label} | {gb7:.0f} GB | {est7:.1f} GB | {gb70:.0f} GB | {est70:.1f} GB |")
+    return "\n".join(lines)
+
+
+def test_llama_factory_rule_of_thumb_is_compared_not_scored() -> None:
+    assert all(row["source_id"] != "llama-factory" for row in ROWS)
+    report = rule_of_thumb_report()
+    assert report.count("\n") == len(LLAMA_FACTORY_TABLE) + 1
 
 
 def test_rule_of_thumb_misses_by_more_than_half_where_the_estimate_does_not() -> None:
@@ -283,3 +348,5 @@ if __name__ == "__main__":
         print(markdown_report())
         print()
         print(row_report())
+        print()
+        print(rule_of_thumb_report())
