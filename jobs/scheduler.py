@@ -183,8 +183,11 @@ def run_once(settings: Settings | None = None, now: datetime | None = None) -> d
     return outcome
 
 
-def serve(settings: Settings | None = None) -> None:
-    """Run the schedule until SIGTERM/SIGINT; the job under way finishes cleanly first."""
+def serve(settings: Settings | None = None, on_stop: Callable[[], None] | None = None) -> None:
+    """Run the schedule until SIGTERM/SIGINT; the job under way finishes cleanly first.
+
+    ``on_stop`` is called from the signal handler too: ``serve --http`` stops its web server with it.
+    """
     settings = settings or get_settings()
     scheduler = build_scheduler(settings, blocking=True)
     due_now = [job for job in due_jobs(settings) if job == "refresh"]
@@ -193,6 +196,8 @@ def serve(settings: Settings | None = None) -> None:
     def stop(signum: int, _frame: object) -> None:
         log.info("signal %d: finishing the job under way, then stopping", signum)
         STOP.set()
+        if on_stop is not None:
+            on_stop()
         threading.Thread(target=scheduler.shutdown, kwargs={"wait": True}, daemon=True).start()
 
     signal.signal(signal.SIGTERM, stop)

@@ -11,8 +11,8 @@ from rentbuy import __version__
 from rentbuy.errors import RentbuyError
 
 # Subcommand modules under rentbuy.commands, in the order --help lists them.
-COMMANDS: tuple[str, ...] = ("report", "prices", "refresh", "serve", "email-weekly", "info", "db", "breakeven",
-                             "fleet", "sensitivity", "memory", "providers", "fetch")
+COMMANDS: tuple[str, ...] = ("report", "prices", "refresh", "serve", "web", "email-weekly", "info", "db",
+                             "breakeven", "fleet", "sensitivity", "memory", "providers", "fetch")
 
 
 def build_parser() -> argparse.ArgumentParser:
