@@ -356,7 +356,7 @@ def plan(
     pairs = [{"own": o.label, "rent": r.label, **_break_even(own, fit, rent, rent_fit, inputs)}
              for o, (own, fit, _) in owned.items() for r, (rent, rent_fit, _) in rented.items()]
     headline = None
-    if owned and reference is not None:
+    if owned and reference is not None and reference[1].busy_hours_per_day > 0:  # no work, nothing to compare
         own, fit, _ = min(owned.values(), key=lambda value: value[2])
         headline = Pairing(own, reference[0], fit.busy_hours_per_day / reference[1].busy_hours_per_day,
                            fit.busy_hours_per_day)

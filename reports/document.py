@@ -93,7 +93,7 @@ def _option_rows(table: pd.DataFrame) -> list[dict[str, Any]]:
     return rows
 
 
-def _break_even_matrix(pairs: pd.DataFrame | None) -> tuple[list[dict[str, Any]], list[str]]:
+def break_even_matrix(pairs: pd.DataFrame | None) -> tuple[list[dict[str, Any]], list[str]]:
     """Owned options as rows, rented options as columns: break-even h/day and payback months."""
     if pairs is None or pairs.empty:
         return [], []
@@ -138,7 +138,7 @@ def blocks(report: Report, charts: bool = False) -> list[tuple[Any, ...]]:
         out.append(("p", f"Assumed volume: {item.source}."))
         out.append(("p", item.plan.recommendation))
         out.append(("table", _option_rows(item.plan.table), OPTION_COLUMNS))
-        matrix, columns = _break_even_matrix(item.plan.break_even)
+        matrix, columns = break_even_matrix(item.plan.break_even)
         if matrix:
             out.append(("h3", "Break-even busy hours a day of each owned option against each rental, and "
                               "months to pay back at this workload's use"))

@@ -149,3 +149,12 @@ def test_design_call_on_the_bundled_database(use_database: str) -> None:
                for a in result.assumptions)
     frame = rentbuy.prices(gpu="h100-sxm", since="5y")
     assert {"source", "observed_at", "usd_per_gpu_hour"} <= set(frame.columns) and len(frame) > 0
+
+
+def test_a_workload_with_no_runs_costs_owning_only_its_fixed_costs(book: PriceBook) -> None:
+    result = plan(QLORA_8B, tokens_per_run=6e7, runs_per_month=0, prices=book)
+    table = result.table.set_index("option")
+    assert table.loc["rent 1x h100-sxm", "total_cost_usd"] == 0.0
+    assert table.loc["own 1x rtx-4090", "total_cost_usd"] > 0  # the card still loses value
+    assert result.headline is None
+    assert result.recommendation.startswith("Rent")

@@ -11,7 +11,6 @@ import math
 import re
 from dataclasses import dataclass, field
 from datetime import date
-from functools import cache
 from typing import Any
 
 from rentbuy.errors import UsageError
@@ -227,23 +226,27 @@ def _relative_speed(args: argparse.Namespace, own: Any, rent: Any, trail: _Trail
                      f"optimizer.throughput: {rent_tps:,.0f} vs {own_tps:,.0f} tokens/s for {_job_label(args)}")
 
 
+# How long one read of the stored prices serves: a CLI run uses it many times; a long-running web
+# server must still see the next refresh.
+PRICE_BOOK_SECONDS = 60.0
+_books: dict[tuple[str, str, str], tuple[float, Any]] = {}
+
+
 def price_book() -> Any:
-    """Prices from the database (live refreshes, else the bundled snapshot), read once per database."""
-    from config.settings import get_settings
+    """Prices from the database (live refreshes, else the bundled snapshot), read at most once a minute."""
+    import time
 
-    settings = get_settings()
-    return _price_book(settings.effective_database_url, settings.economics.rent_statistic,
-                       settings.economics.purchase_condition)
-
-
-@cache
-def _price_book(database_url: str, statistic: str, condition: str) -> Any:
     from config.settings import get_settings
     from rentbuy.context import open_database
     from rentbuy.pricebook import PriceBook
 
     settings = get_settings()
-    return PriceBook.from_store(open_database(settings), settings)
+    key = (settings.effective_database_url, settings.economics.rent_statistic, settings.economics.purchase_condition)
+    read_at, book = _books.get(key, (-math.inf, None))
+    if time.monotonic() - read_at > PRICE_BOOK_SECONDS:
+        book = PriceBook.from_store(open_database(settings), settings)
+        _books[key] = (time.monotonic(), book)
+    return book
 
 
 def stored_purchase(gpu: str, trail: _Trail, name: str, flag: str) -> float:

@@ -88,8 +88,7 @@ def build_job(args: argparse.Namespace) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     from config import catalog
-    from optimizer.memory import estimate_memory, usable_vram_bytes
-    from optimizer.throughput import tokens_per_second
+    from reports.memory import memory_summary
     from reports.render import text_table, to_json
 
     try:
@@ -97,32 +96,17 @@ def run(args: argparse.Namespace) -> int:
         gpu_ids = [catalog.gpu(args.gpu).gpu] if args.gpu else list(catalog.gpus())
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
+    report = memory_summary(job, gpu_ids)
+    if args.format == "json":
+        print(to_json(report))
+        return 0
+    from optimizer.memory import estimate_memory
+
     estimate = estimate_memory(job)
+    arch = job.architecture
+    gpus = report["gpus"]
     breakdown = [{"component": name, "GB": value / GB, "GiB": value / GIB}
                  for name, value in estimate.breakdown.items()]
-    gpus = []
-    for gpu_id in gpu_ids:
-        usable = usable_vram_bytes(gpu_id)
-        fits = estimate.per_gpu_bytes <= usable
-        gpus.append({
-            "gpu": gpu_id,
-            "usable_vram_GiB": usable / GIB,
-            "fits": fits,
-            "tokens_per_s": tokens_per_second(job, gpu_id) if fits else None,
-        })
-    arch = job.architecture
-    summary = {
-        "model": arch.name, "method": job.method, "framework": job.framework,
-        "num_gpus": job.num_gpus, "micro_batch_size": job.micro_batch_size, "seq_len": job.seq_len,
-        "total_params": estimate.total_params, "trainable_params": estimate.trainable_params,
-        "per_gpu_GB": estimate.per_gpu_bytes / GB, "per_gpu_GiB": estimate.per_gpu_bytes / GIB,
-        "host_GB": estimate.cpu_bytes / GB, "host_GiB": estimate.cpu_bytes / GIB,
-        "pageable_optimizer_GiB": estimate.pageable_bytes / GIB, "peak_phase": estimate.peak_phase,
-    }
-    if args.format == "json":
-        print(to_json({"job": summary, "breakdown_bytes": estimate.breakdown,
-                       "components_bytes": estimate.components, "notes": list(estimate.notes), "gpus": gpus}))
-        return 0
     print(f"{arch.name}, {job.method} ({job.framework}), {job.num_gpus} GPU(s), micro-batch "
           f"{job.micro_batch_size} x {job.seq_len} tokens; {estimate.total_params / 1e9:.2f}B parameters, "
           f"{estimate.trainable_params / 1e6:,.1f}M trainable")

@@ -190,11 +190,11 @@ def index(request: Request) -> Response:
 
 
 def _break_even(result: service.PageResult | None) -> tuple[list[dict[str, Any]], list[str]]:
-    from reports.document import _break_even_matrix
+    from reports.document import break_even_matrix
 
     if result is None:
         return [], []
-    return _break_even_matrix(result.plan.break_even)
+    return break_even_matrix(result.plan.break_even)
 
 
 @router.get("/download")

@@ -372,28 +372,12 @@ def health_payload(engine: Engine, settings: Settings) -> dict[str, Any]:
 def memory_payload(query: MemoryQuery) -> dict[str, Any]:
     """The estimate as ``rentbuy memory --format json`` gives it: job, breakdown and every GPU's fit."""
     from config import catalog
-    from optimizer.memory import estimate_memory, usable_vram_bytes
-    from optimizer.throughput import tokens_per_second
+    from reports.memory import memory_summary
 
     job = query.job()
-    estimate = estimate_memory(job)
-    gpus = []
-    for gpu_id in [query.gpu] if query.gpu else list(catalog.gpus()):
-        usable = usable_vram_bytes(gpu_id)
-        fits = estimate.per_gpu_bytes <= usable
-        gpus.append({"gpu": gpu_id, "usable_vram_GiB": usable / 2**30, "fits": fits,
-                     "tokens_per_s": tokens_per_second(job, gpu_id) if fits else None})
-    arch = job.architecture
-    summary = {
-        "model": query.model if isinstance(job.model, str) else arch.name, "method": job.method,
-        "framework": job.framework, "num_gpus": job.num_gpus, "micro_batch_size": job.micro_batch_size,
-        "seq_len": job.seq_len, "total_params": estimate.total_params, "trainable_params": estimate.trainable_params,
-        "per_gpu_GB": estimate.per_gpu_bytes / 1e9, "per_gpu_GiB": estimate.per_gpu_bytes / 2**30,
-        "host_GB": estimate.cpu_bytes / 1e9, "host_GiB": estimate.cpu_bytes / 2**30,
-        "pageable_optimizer_GiB": estimate.pageable_bytes / 2**30, "peak_phase": estimate.peak_phase,
-    }
-    return {"job": summary, "breakdown_bytes": estimate.breakdown, "components_bytes": estimate.components,
-            "notes": list(estimate.notes), "model_notes": model_notes([query.model]), "gpus": gpus}
+    label = query.model if isinstance(job.model, str) else job.architecture.name
+    report = memory_summary(job, [query.gpu] if query.gpu else list(catalog.gpus()), label)
+    return {**report, "model_notes": model_notes([query.model])}
 
 
 # The breakeven command's flags and the API's parameter names, to speak the caller's language.
