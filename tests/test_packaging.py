@@ -22,6 +22,7 @@ def test_wheel_ships_all_packages_and_data(tmp_path: Path) -> None:
     for data in (ROOT / "config" / "data").iterdir():
         assert f"config/data/{data.name}" in names
     assert "store/migrations/script.py.mako" in names
-    for asset in (*(ROOT / "rentbuy" / "web" / "templates").iterdir(), *(ROOT / "rentbuy" / "web" / "static").iterdir()):
+    web = ROOT / "rentbuy" / "web"
+    for asset in (*(web / "templates").iterdir(), *(web / "static").iterdir()):
         assert asset.relative_to(ROOT).as_posix() in names, f"{asset.name} is not in the wheel"
     assert any(n.startswith("store/migrations/versions/0001") for n in names)
