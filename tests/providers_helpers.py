@@ -6,10 +6,8 @@ Kept out of conftest.py (shared with other test suites); test modules import wha
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import json
 import random
-import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -69,25 +67,3 @@ def strict_responses() -> Iterator[responses.RequestsMock]:
         unmatched = [call.request.url for call in mock.calls
                      if isinstance(call.response, Exception) and UNMATCHED in str(call.response)]
         assert not unmatched, f"unexpected HTTP requests: {unmatched}"
-
-
-@contextlib.contextmanager
-def loopback_only() -> Iterator[None]:
-    """Refuse any socket connection that is not to this machine: tests never reach the internet."""
-    original = socket.socket.connect
-
-    def guarded(self: socket.socket, address: Any) -> Any:
-        host = address[0] if isinstance(address, tuple) else address
-        try:
-            allowed = ipaddress.ip_address(host).is_loopback
-        except ValueError:
-            allowed = host == "localhost"
-        if not allowed:
-            raise ConnectionRefusedError(f"test tried to reach the network: {address!r}")
-        return original(self, address)
-
-    socket.socket.connect = guarded  # type: ignore[method-assign]
-    try:
-        yield
-    finally:
-        socket.socket.connect = original  # type: ignore[method-assign]

@@ -12,7 +12,7 @@ from email.utils import format_datetime
 import pytest
 import requests
 import responses
-from providers_helpers import Sleeps, loopback_only, quick_session, strict_responses
+from providers_helpers import Sleeps, quick_session, strict_responses
 
 from providers import http
 from providers.base import ProviderError
@@ -20,12 +20,6 @@ from providers.http import RetryPolicy, make_session, parse_retry_after
 
 API = "https://api.example-gpu.test/v1/prices"
 OTHER = "https://cdn.elsewhere.test/file.json"
-
-
-@pytest.fixture(autouse=True)
-def _no_network() -> Iterator[None]:
-    with loopback_only():
-        yield
 
 
 @pytest.fixture

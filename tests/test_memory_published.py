@@ -11,14 +11,11 @@ Run this file directly to print the per-source error table used in docs/accuracy
 
 from __future__ import annotations
 
-import csv
-import json
 import statistics
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -26,7 +23,10 @@ ROOT = Path(__file__).parents[1]
 if str(ROOT) not in sys.path:  # when run as a script
     sys.path.insert(0, str(ROOT))
 
-from optimizer.memory import Architecture, FineTune, estimate_memory, rule_of_thumb_bytes  # noqa: E402
+import published_rows  # noqa: E402
+from published_rows import job_from_row  # noqa: E402
+
+from optimizer.memory import FineTune, estimate_memory, rule_of_thumb_bytes  # noqa: E402
 
 DATA = ROOT / "tests" / "data" / "memory_published.csv"
 UNIT_BYTES = {"GB": 1e9, "GiB": 2.0**30, "MiB": 2.0**20}
@@ -34,42 +34,7 @@ REQUIRED_COLUMNS = {"source", "url", "source_date", "split", "unit", "counter", 
 
 
 def load_rows() -> list[dict[str, str]]:
-    with DATA.open(newline="", encoding="utf-8") as handle:
-        return list(csv.DictReader(handle))
-
-
-def _flag(text: str) -> bool | None:
-    return {"true": True, "false": False, "": None}[text.strip().lower()]
-
-
-def job_from_row(row: dict[str, str]) -> FineTune:
-    """The FineTune a published row describes."""
-    model: Architecture | str = Architecture(**json.loads(row["arch"])) if row["arch"] else row["model"]
-    kwargs: dict[str, Any] = {
-        "model": model, "method": row["method"], "precision": row["precision"],
-        "quantization": row["quantization"] or None, "optimizer": row["optimizer"],
-        "micro_batch_size": int(row["micro_batch_size"]), "seq_len": int(row["seq_len"]),
-        "gradient_checkpointing": bool(_flag(row["gradient_checkpointing"])), "attention": row["attention"] or "sdpa",
-        "num_gpus": int(row["num_gpus"]), "sharding": row["sharding"], "offload": row["offload"] or None,
-        "framework": row["framework"],
-        "gradient_accumulation_steps": int(row["gradient_accumulation_steps"] or 1),
-        "optimizer_in_backward": bool(_flag(row["optimizer_in_backward"])),
-    }
-    if row["lora_rank"]:
-        kwargs["lora_rank"] = int(row["lora_rank"])
-    if row["lora_targets"]:
-        kwargs["lora_targets"] = "all-linear" if row["lora_targets"] == "all-linear" else tuple(
-            row["lora_targets"].split(";"))
-    if row["lora_dropout"]:
-        kwargs["lora_dropout"] = float(row["lora_dropout"])
-    for name in ("cross_entropy", "adapter_dtype", "quantize_scope"):
-        if row[name]:
-            kwargs[name] = row[name]
-    for name in ("compile", "activation_offload"):
-        flag = _flag(row[name])
-        if flag is not None:
-            kwargs[name] = flag
-    return FineTune(**kwargs)
+    return published_rows.load_rows(DATA)
 
 
 @dataclass(frozen=True)

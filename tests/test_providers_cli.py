@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from providers_helpers import fixture_path, loopback_only
+from providers_helpers import fixture_path
 
 from config.settings import get_settings
 from providers import ebay
@@ -102,8 +102,7 @@ def stand_in() -> Iterator[str]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), StandIn)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()
-    with loopback_only():
-        yield f"http://127.0.0.1:{server.server_address[1]}"
+    yield f"http://127.0.0.1:{server.server_address[1]}"  # conftest refuses any non-loopback connection
     server.shutdown()
     server.server_close()
 

@@ -23,7 +23,6 @@ from providers_helpers import (
     OBSERVED,
     fixture_json,
     fixture_path,
-    loopback_only,
     provider_settings,
     quick_session,
     strict_responses,
@@ -32,12 +31,6 @@ from providers_helpers import (
 from config.settings import ProviderSettings
 from providers import ebay, lambda_cloud, registry, runpod, shadeform, street_prices, vast
 from providers.base import MissingCredentials, ProviderError
-
-
-@pytest.fixture(autouse=True)
-def _no_network() -> Iterator[None]:
-    with loopback_only():
-        yield
 
 
 @pytest.fixture(autouse=True)

@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
-from providers_helpers import OBSERVED, fixture_json, loopback_only, provider_settings, quick_session, strict_responses
+from providers_helpers import OBSERVED, fixture_json, provider_settings, quick_session, strict_responses
 
 from config.settings import Settings
 from providers import bounds, registry
 from providers.base import MissingCredentials, PriceQuote, ProviderError, PurchaseQuote
-
-
-@pytest.fixture(autouse=True)
-def _no_network() -> Iterator[None]:
-    with loopback_only():
-        yield
 
 
 def test_registry_names_kinds_and_keys_follow_the_design() -> None:

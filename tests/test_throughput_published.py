@@ -11,12 +11,9 @@ Run directly to print the table used in docs/accuracy.md, or with ``--fit`` to r
 
 from __future__ import annotations
 
-import csv
-import json
 import statistics
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -24,37 +21,17 @@ ROOT = Path(__file__).parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from optimizer.memory import Architecture, FineTune  # noqa: E402
+import published_rows  # noqa: E402
+from published_rows import job_from_row  # noqa: E402
+
+from optimizer.memory import FineTune  # noqa: E402
 from optimizer.throughput import relative_speed, tokens_per_second  # noqa: E402
 
 DATA = ROOT / "tests" / "data" / "throughput_published.csv"
 
 
 def load_rows() -> list[dict[str, str]]:
-    with DATA.open(newline="", encoding="utf-8") as handle:
-        return list(csv.DictReader(handle))
-
-
-def job_from_row(row: dict[str, str]) -> FineTune:
-    model: Architecture | str = Architecture(**json.loads(row["arch"])) if row["arch"] else row["model"]
-    kwargs: dict[str, Any] = {
-        "model": model, "method": row["method"], "precision": row["precision"],
-        "quantization": row["quantization"] or None, "optimizer": row["optimizer"],
-        "micro_batch_size": int(row["micro_batch_size"]), "seq_len": int(row["seq_len"]),
-        "gradient_checkpointing": row["gradient_checkpointing"] == "true", "num_gpus": int(row["num_gpus"]),
-        "sharding": row["sharding"], "offload": row["offload"] or None, "framework": row["framework"],
-        "optimizer_in_backward": row["optimizer_in_backward"] == "true",
-    }
-    if row["lora_rank"]:
-        kwargs["lora_rank"] = int(row["lora_rank"])
-    if row["lora_targets"]:
-        kwargs["lora_targets"] = "all-linear" if row["lora_targets"] == "all-linear" else tuple(
-            row["lora_targets"].split(";"))
-    if row["cross_entropy"]:
-        kwargs["cross_entropy"] = row["cross_entropy"]
-    if row["compile"]:
-        kwargs["compile"] = row["compile"] == "true"
-    return FineTune(**kwargs)
+    return published_rows.load_rows(DATA)
 
 
 def errors(rows: list[dict[str, str]]) -> list[tuple[str, str, float, float]]:
