@@ -6,7 +6,8 @@
 Builds a database the way a year-round service would hold it: ``--rows`` hourly observations of
 ``--offers`` marketplace offers (default 10,000,000 rows = 90 days of hourly snapshots of ~4,600
 offers across four sources), one ``refresh_run`` per source and hour, the bundled snapshot, and the
-``price_daily`` aggregates of every finished day (what retention's daily roll-up writes). Loading
+``price_daily`` aggregates and ``price_daily_count`` per-price counts of every finished day (what
+retention's daily roll-up writes). Loading
 uses the raw drivers' bulk paths (sqlite3 ``executemany``, psycopg ``COPY``) and is not timed.
 
 Then times, median of ``--repeats`` warm runs, the reads behind the report and the e-mail:
@@ -14,8 +15,8 @@ Then times, median of ``--repeats`` warm runs, the reads behind the report and t
 * latest prices: ``rental_summary(current_offers(session))``, the report's cheapest/median per GPU,
   pricing kind and source over each offer's latest observation;
 * daily history: ``price_history(session, gpu, since=90 days ago)``, one GPU's daily statistics;
-* week over week: ``price_moves(window_statistics(this week), window_statistics(last week))``,
-  the weekly e-mail's table.
+* week over week: ``price_moves(*week_over_week(session, now))``, the weekly e-mail's table (two
+  windows of seven whole UTC days, read from the per-price counts).
 
 Each runs twice: with the project's indexes and unique constraints, created exactly as the
 models declare them, and then, as the baseline, after dropping them all (the data is loaded
@@ -65,7 +66,8 @@ RUN_COLUMNS = ("id", "source", "started_at", "finished_at", "status", "quotes_pa
                "unknown_gpu_names", "quotes_flagged", "error", "raw_path")
 DAILY_COLUMNS = ("day", "gpu", "source", "pricing", "usd_min", "usd_p10", "usd_median", "usd_p90", "usd_max",
                  "offers", "flagged")
-INDEXED_TABLES = ("price_observation", "price_daily")
+COUNT_COLUMNS = ("day", "gpu", "source", "pricing", "flagged", "usd_per_gpu_hour", "observations")
+INDEXED_TABLES = ("price_observation", "price_daily", "price_daily_count")
 
 
 # --- the data -----------------------------------------------------------------------------------
@@ -137,8 +139,9 @@ def hour_rows(data: Dataset, catalog: list[Offer], hour: int, first_run_id: int)
                data.run_id(hour, offer.source_index, first_run_id))
 
 
-def daily_aggregates(data: Dataset, catalog: list[Offer]) -> Iterator[tuple[Any, ...]]:
-    """price_daily rows for every day that ended before ``END`` (what the daily roll-up writes)."""
+def daily_tables(data: Dataset, catalog: list[Offer]) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """(price_daily rows, price_daily_count rows) for every day that ended before ``END``: what
+    retention's daily roll-up writes, computed with the same ``daily_statistics``."""
     import pandas as pd
 
     from store.stats import daily_statistics
@@ -146,6 +149,8 @@ def daily_aggregates(data: Dataset, catalog: list[Offer]) -> Iterator[tuple[Any,
     by_day: dict[date, list[int]] = {}
     for hour in range(data.hours):
         by_day.setdefault(data.hour_at(hour).date(), []).append(hour)
+    daily: list[tuple[Any, ...]] = []
+    counts: list[tuple[Any, ...]] = []
     for day, hours in sorted(by_day.items()):
         if day >= END.date():
             continue
@@ -155,12 +160,15 @@ def daily_aggregates(data: Dataset, catalog: list[Offer]) -> Iterator[tuple[Any,
             offset = (data.hour_at(hour) - data.start).days
             records.extend((o.gpu, SOURCES[o.source_index], o.pricing, price_at(o, offset), o.flagged)
                            for o in catalog[:count])
-        stats = daily_statistics(pd.DataFrame(records, columns=["gpu", "source", "pricing", "usd_per_gpu_hour",
-                                                                "flagged"]))
-        for r in stats.itertuples(index=False):
-            yield (day, r.gpu, r.source, r.pricing, *(round(float(getattr(r, k)), 6) for k in
-                                                       ("usd_min", "usd_p10", "usd_median", "usd_p90", "usd_max")),
-                   int(r.offers), int(r.flagged))
+        frame = pd.DataFrame(records, columns=["gpu", "source", "pricing", "usd_per_gpu_hour", "flagged"])
+        for r in daily_statistics(frame).itertuples(index=False):
+            daily.append((day, r.gpu, r.source, r.pricing,
+                          *(round(float(getattr(r, k)), 6) for k in ("usd_min", "usd_p10", "usd_median", "usd_p90",
+                                                                      "usd_max")),
+                          int(r.offers), int(r.flagged)))
+        per_price = frame.groupby(["gpu", "source", "pricing", "flagged", "usd_per_gpu_hour"], sort=False).size()
+        counts.extend((day, *key, int(n)) for key, n in per_price.items())
+    return daily, counts
 
 
 def run_rows(data: Dataset, first_id: int) -> Iterator[tuple[Any, ...]]:
@@ -200,9 +208,11 @@ def _load_sqlite(path: Path, data: Dataset, catalog: list[Offer], first_run_id: 
                   f"({', '.join('?' * len(OBS_COLUMNS))})")
         for hour in range(data.hours):
             connection.executemany(insert, _sqlite_rows(hour_rows(data, catalog, hour, first_run_id)))
-        connection.executemany(f"INSERT INTO price_daily ({', '.join(DAILY_COLUMNS)}) VALUES "
-                               f"({', '.join('?' * len(DAILY_COLUMNS))})",
-                               _sqlite_rows(daily_aggregates(data, catalog)))
+        daily, counts = daily_tables(data, catalog)
+        for table, columns, rows in (("price_daily", DAILY_COLUMNS, daily),
+                                     ("price_daily_count", COUNT_COLUMNS, counts)):
+            connection.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
+                                   f"({', '.join('?' * len(columns))})", _sqlite_rows(iter(rows)))
         connection.execute("COMMIT")
     finally:
         connection.close()
@@ -211,12 +221,14 @@ def _load_sqlite(path: Path, data: Dataset, catalog: list[Offer], first_run_id: 
 def _load_postgres(dsn: str, data: Dataset, catalog: list[Offer], first_run_id: int) -> None:
     import psycopg
 
+    daily, counts = daily_tables(data, catalog)
     with psycopg.connect(dsn) as connection, connection.cursor() as cursor:
         for table, columns, rows in (
             ("refresh_run", RUN_COLUMNS, run_rows(data, first_run_id)),
             ("price_observation", OBS_COLUMNS,
              (row for hour in range(data.hours) for row in hour_rows(data, catalog, hour, first_run_id))),
-            ("price_daily", DAILY_COLUMNS, daily_aggregates(data, catalog)),
+            ("price_daily", DAILY_COLUMNS, daily),
+            ("price_daily_count", COUNT_COLUMNS, counts),
         ):
             with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
                 for row in rows:
@@ -295,7 +307,7 @@ def analyze(engine: Engine) -> None:
     with engine.connect() as connection:
         if engine.dialect.name == "postgresql":
             connection.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(
-                "VACUUM ANALYZE price_observation, price_daily, refresh_run")
+                "VACUUM ANALYZE price_observation, price_daily, price_daily_count, refresh_run")
         else:
             connection.exec_driver_sql("ANALYZE")
             connection.commit()
@@ -330,11 +342,8 @@ def week_over_week(engine: Engine) -> Any:
     from store import queries
     from store.db import session_scope
 
-    week_ago = END - timedelta(days=7)
     with session_scope(engine) as session:
-        this_week = queries.window_statistics(session, week_ago, END)
-        last_week = queries.window_statistics(session, week_ago - timedelta(days=7), week_ago)
-    return price_moves(this_week, last_week)
+        return price_moves(*queries.week_over_week(session, END))
 
 
 QUERIES: dict[str, Callable[[Engine], Any]] = {

@@ -42,8 +42,7 @@ def build_weekly(engine: Engine, settings: Settings, now: datetime | None = None
     now = now or datetime.now(UTC)
     week_ago = now - timedelta(days=7)
     with session_scope(engine) as session:
-        this_week = queries.window_statistics(session, week_ago, now)
-        last_week = queries.window_statistics(session, week_ago - timedelta(days=7), week_ago)
+        this_week, last_week = queries.week_over_week(session, now)
         failures = queries.failed_runs_since(session, week_ago)
         newest = queries.data_dates(session)["price_observation"][1]
         offers_now = queries.current_offers(session, as_of=now)

@@ -27,8 +27,7 @@ def build_report(settings: Settings | None = None, now: datetime | None = None,
     with session_scope(engine) as session:
         offers = queries.current_offers(session)
         purchases = queries.purchase_observations(session)
-        this_week = queries.window_statistics(session, now - timedelta(days=7), now)
-        last_week = queries.window_statistics(session, now - timedelta(days=14), now - timedelta(days=7))
+        this_week, last_week = queries.week_over_week(session, now)
         history = {gpu: queries.price_history(session, gpu, since=now - timedelta(days=90)) for gpu in HISTORY_GPUS}
     book = PriceBook(offers, purchases, settings.economics.rent_statistic, settings.economics.purchase_condition)
     named = workloads if workloads is not None else standard_workloads()

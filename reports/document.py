@@ -156,7 +156,9 @@ def blocks(report: Report, charts: bool = False) -> list[tuple[Any, ...]]:
                 out.append(("img", f"history-{gpu}", png))
     out.append(("h2", "Street prices (USD per card, newest per condition)"))
     out.append(("table", records(report.street_prices), [c for c in STREET_COLUMNS if c != "source_url"]))
-    out.append(("h2", "What changed since last week"))
+    from reports.weekly import windows_label
+
+    out.append(("h2", f"What changed since last week ({windows_label(report.generated_at)})"))
     moves = records(report.moves.dropna(subset=["median_change_pct"]))
     out.append(("table", moves, ["gpu", "pricing", "median", "median_prev", "median_change_pct", "cheapest",
                                  "cheapest_change_pct", "sources"]) if moves

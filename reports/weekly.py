@@ -61,6 +61,16 @@ def _hours(value: Any) -> str:
     return "never" if math.isinf(value) else f"{value:.1f} h/day"
 
 
+def windows_label(now: datetime) -> str:
+    """Which days the two weeks are, e.g. "21-27 Nov vs 14-20 Nov, whole UTC days"."""
+    from store.queries import week_windows
+
+    (this_start, this_end), (last_start, last_end) = week_windows(now)
+    span = [f"{start:%d %b}-{end - timedelta(days=1):%d %b}" for start, end in ((this_start, this_end),
+                                                                              (last_start, last_end))]
+    return f"{span[0]} vs {span[1]}, whole UTC days"
+
+
 def _headline_move(moves: pd.DataFrame) -> str:
     known = moves.dropna(subset=["median_change_pct"])
     if known.empty:
@@ -129,7 +139,7 @@ def compose(now: datetime, moves: pd.DataFrame, street: pd.DataFrame, plans: lis
     decision_rows = _break_even_rows(plans)
     failure_lines = [f"{run.source} at {run.started_at:%Y-%m-%d %H:%M}: {run.error}" for run in failures]
     doc: list[tuple[Any, ...]] = [("h1", subject), ("warn" if stale else "p", freshness),
-                                  ("h2", "Rental prices this week vs last week")]
+                                  ("h2", f"Rental prices this week vs last week ({windows_label(now)})")]
     doc.append(("table", move_rows, list(move_rows[0])) if move_rows
                else ("p", "No prices observed in the last two weeks."))
     doc += [("h2", "Has the decision changed?"),

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from store.models import (
     PriceDaily,
+    PriceDailyCount,
     PriceObservation,
     PurchaseObservation,
     RefreshRun,
@@ -500,9 +501,10 @@ def price_history(session: Session, gpu: str, since: datetime | None = None) -> 
 
 
 def _uncovered_ranges(
-    covered: list[date], since: datetime | None
+    covered: list[date], since: datetime | None, until: datetime | None = None
 ) -> list[tuple[datetime | None, datetime | None]]:
-    """The [low, high) stretches from ``since`` on (None: unbounded) that no aggregated UTC day covers."""
+    """The [low, high) stretches between ``since`` and ``until`` (None: unbounded) that no
+    aggregated UTC day in ``covered`` (sorted, inside those bounds) covers."""
     ranges: list[tuple[datetime | None, datetime | None]] = []
     cursor = since
     for day in covered:  # sorted
@@ -511,7 +513,8 @@ def _uncovered_ranges(
             ranges.append((cursor, day_start))
         day_end = day_start + timedelta(days=1)
         cursor = day_end if cursor is None else max(cursor, day_end)
-    ranges.append((cursor, None))
+    if cursor is None or until is None or cursor < until:
+        ranges.append((cursor, until))
     return ranges
 
 
@@ -529,45 +532,83 @@ def daily_history(session: Session, gpu: str, since: datetime | None = None) -> 
     return frame
 
 
+def week_windows(now: datetime) -> tuple[tuple[datetime, datetime], tuple[datetime, datetime]]:
+    """This week and last week as [start, end) in whole UTC days: the seven days before today's
+    UTC midnight, and the seven before those.
+
+    Whole days because finished days are read from their per-price counts (exact medians in a few
+    milliseconds); a window ending mid-day would re-read up to two days of raw rows.
+    """
+    midnight = datetime.combine(now.astimezone(UTC).date(), time(), tzinfo=UTC)
+    week = timedelta(days=7)
+    return (midnight - week, midnight), (midnight - 2 * week, midnight - week)
+
+
+def week_over_week(session: Session, now: datetime) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``window_statistics`` of this week and of last week (see ``week_windows``)."""
+    this_week, last_week = week_windows(now)
+    return window_statistics(session, *this_week), window_statistics(session, *last_week)
+
+
 def window_statistics(session: Session, start: datetime, end: datetime) -> pd.DataFrame:
     """Per GPU and pricing kind, over unflagged offers observed in [start, end): cheapest, median,
-    offers and sources. The weekly e-mail compares two such windows.
+    offers and sources. The weekly e-mail and the report compare two such windows.
 
-    A week of hourly snapshots is ~800,000 rows at marketplace scale, so the database counts each
-    distinct price (GROUP BY) and only those counts, a few percent of the rows, come back; the
-    median is then exact from the counts. ``gpu IN (...)`` lets both databases seek the
-    (gpu, observed_at) index per GPU instead of reading it whole.
+    The median is exact, from how many observations had each distinct price: whole days that
+    were rolled up (``store.retention``) are read from ``price_daily_count`` (~5,000 rows a day at
+    marketplace scale), the rest of the window from raw rows counted by the database (GROUP BY,
+    so ~800,000 raw rows a week would come back as a few percent of that). ``gpu IN (...)`` lets
+    both databases seek the (gpu, observed_at) index per GPU instead of reading it whole.
     """
-    import numpy as np
     import pandas as pd
 
     columns = ["gpu", "pricing", "cheapest", "median", "offers", "sources"]
-    gpus = [name for name in observed_gpus(session) if name != "unknown"]
-    if not gpus:
-        return pd.DataFrame(columns=columns)
-    usd = PriceObservation.usd_per_gpu_hour
-    query = (select(PriceObservation.gpu, PriceObservation.pricing, PriceObservation.source, cast(usd, Float),
-                    func.count())
-             .where(PriceObservation.gpu.in_(gpus), PriceObservation.observed_at >= start,
-                    PriceObservation.observed_at < end, PriceObservation.flagged.is_(False))
-             .group_by(PriceObservation.gpu, PriceObservation.pricing, PriceObservation.source, usd))
-    if session.get_bind().dialect.name == "postgresql":
-        # Room to hash ~30,000 groups in memory: with the default 4 MB the counts are sorted on
-        # disk, 3x slower. LOCAL: it ends with the caller's transaction.
+    first = start.astimezone(UTC).date() + timedelta(days=0 if start.astimezone(UTC).time() == time() else 1)
+    last = end.astimezone(UTC).date()  # whole days are [first, last)
+    covered = sorted(session.scalars(select(PriceDailyCount.day).distinct()
+                                     .where(PriceDailyCount.day >= first, PriceDailyCount.day < last)))
+    parts = []
+    if covered:
+        usd = PriceDailyCount.usd_per_gpu_hour
+        query = (select(PriceDailyCount.gpu, PriceDailyCount.pricing, PriceDailyCount.source, cast(usd, Float),
+                        func.sum(PriceDailyCount.observations))
+                 .where(PriceDailyCount.day >= first, PriceDailyCount.day < last,
+                        PriceDailyCount.flagged.is_(False), PriceDailyCount.gpu != "unknown")
+                 .group_by(PriceDailyCount.gpu, PriceDailyCount.pricing, PriceDailyCount.source, usd))
+        parts.append(_frame(session.execute(query), columns=["gpu", "pricing", "source", "usd", "count"]))
+    ranges = [(low or start, high or end) for low, high in _uncovered_ranges(covered, start, end)]  # both bounded
+    gpus = [name for name in observed_gpus(session) if name != "unknown"] if ranges else []
+    if gpus and session.get_bind().dialect.name == "postgresql":
+        # Room to hash the raw counts in memory: with the default 4 MB they are sorted on disk,
+        # 3x slower. LOCAL: it ends with the caller's transaction.
         session.execute(text("SET LOCAL work_mem = '64MB'"))
-    counts = _frame(session.execute(query), columns=["gpu", "pricing", "source", "usd", "count"])
-    if counts.empty:
+    usd = PriceObservation.usd_per_gpu_hour
+    for low, high in ranges if gpus else []:
+        query = (select(PriceObservation.gpu, PriceObservation.pricing, PriceObservation.source, cast(usd, Float),
+                        func.count())
+                 .where(PriceObservation.gpu.in_(gpus), PriceObservation.observed_at >= low,
+                        PriceObservation.observed_at < high, PriceObservation.flagged.is_(False))
+                 .group_by(PriceObservation.gpu, PriceObservation.pricing, PriceObservation.source, usd))
+        parts.append(_frame(session.execute(query), columns=["gpu", "pricing", "source", "usd", "count"]))
+    parts = [part for part in parts if not part.empty]
+    if not parts:
         return pd.DataFrame(columns=columns)
-    rows = []
-    for (gpu, pricing), group in counts.groupby(["gpu", "pricing"], sort=True):
-        per_price = group.groupby("usd")["count"].sum()  # sorted by price, sources merged
-        values, weights = per_price.index.to_numpy(dtype=float), per_price.to_numpy()
-        total = int(weights.sum())
-        ends = np.cumsum(weights)  # position after the last copy of each price, in sorted order
-        middle = values[np.searchsorted(ends, [(total - 1) // 2, total // 2], side="right")]
-        rows.append({"gpu": gpu, "pricing": pricing, "cheapest": float(values[0]), "median": float(middle.mean()),
-                     "offers": total, "sources": ", ".join(sorted(set(group["source"])))})
-    return pd.DataFrame(rows, columns=columns)
+    counts = pd.concat(parts, ignore_index=True)
+    return pd.DataFrame([_median_row(gpu, pricing, group)
+                         for (gpu, pricing), group in counts.groupby(["gpu", "pricing"], sort=True)], columns=columns)
+
+
+def _median_row(gpu: str, pricing: str, group: pd.DataFrame) -> dict[str, Any]:
+    """Cheapest and exact median of one GPU and pricing kind from (source, usd, count) rows."""
+    import numpy as np
+
+    per_price = group.groupby("usd")["count"].sum()  # sorted by price, sources and days merged
+    values, weights = per_price.index.to_numpy(dtype=float), per_price.to_numpy()
+    total = int(weights.sum())
+    ends = np.cumsum(weights)  # position after the last copy of each price, in sorted order
+    middle = values[np.searchsorted(ends, [(total - 1) // 2, total // 2], side="right")]
+    return {"gpu": gpu, "pricing": pricing, "cheapest": float(values[0]), "median": float(middle.mean()),
+            "offers": total, "sources": ", ".join(sorted(set(group["source"])))}
 
 
 def failed_runs_since(session: Session, since: datetime) -> list[RefreshRun]:

@@ -7,8 +7,9 @@ first and the raw rows are deleted only where their aggregate exists.
 
 Every finished UTC day is also rolled up as soon as it ends, while its raw rows stay: reports read
 a day's statistics from its aggregate when there is one, so 90 days of history cost a few hundred
-rows instead of a million (bench/queries.py). A day is rolled up once; rows added to a past day
-later (a reparse of an old archive) do not change its aggregate.
+rows instead of a million (bench/queries.py). Rolling up also writes the day's per-price counts
+(``price_daily_count``), from which the week-over-week medians are exact. A day is rolled up once;
+rows added to a past day later (a reparse of an old archive) do not change its aggregate.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from sqlalchemy import and_, delete, select
 from sqlalchemy.engine import Engine
 
 from store.db import session_scope
-from store.models import PriceDaily, PriceObservation
+from store.models import PriceDaily, PriceDailyCount, PriceObservation
 from store.queries import insert_ignoring_duplicates, observation_bounds, observed_gpus
 from store.stats import GROUP, daily_statistics
 
@@ -57,8 +58,11 @@ def compact(engine: Engine, retention_days: int, now: datetime | None = None) ->
 
 
 def roll_up(engine: Engine, now: datetime | None = None) -> tuple[int, int]:
-    """Aggregate every finished UTC day (before today) that has raw rows and no aggregate yet,
-    keeping its raw rows; returns (days, aggregate rows written). Each day is one transaction."""
+    """Aggregate every finished UTC day (before today) that has raw rows and no counts yet,
+    keeping its raw rows; returns (days, aggregate rows written). Each day is one transaction.
+
+    A day is done when it has counts: a database rolled up before counts existed gets them here
+    (its ``price_daily`` rows are kept as they are)."""
     now = now or datetime.now(UTC)
     today = now.astimezone(UTC).date()
     with session_scope(engine) as session:
@@ -66,22 +70,22 @@ def roll_up(engine: Engine, now: datetime | None = None) -> tuple[int, int]:
         if oldest is None:
             return 0, 0
         first = oldest.astimezone(UTC).date()
-        covered = set(session.scalars(select(PriceDaily.day).distinct().where(PriceDaily.day >= first)))
+        covered = set(session.scalars(select(PriceDailyCount.day).distinct().where(PriceDailyCount.day >= first)))
     days = written = 0
     day = first
     while day < today:
         if day not in covered:
             start = datetime.combine(day, time(), tzinfo=UTC)
             with session_scope(engine) as session:
-                added = _aggregate_day(session, start, start + timedelta(days=1))
-            days += added > 0
+                added, counted = _aggregate_day(session, start, start + timedelta(days=1))
+            days += counted > 0
             written += added
         day += timedelta(days=1)
     return days, written
 
 
 def _compact_day(session: Any, start: datetime, end: datetime) -> tuple[int, int]:
-    written = _aggregate_day(session, start, end)
+    written, _ = _aggregate_day(session, start, end)
     window = and_(PriceObservation.observed_at >= start, PriceObservation.observed_at < end)
     covered = select(PriceDaily.id).where(PriceDaily.day == start.date(), PriceDaily.gpu == PriceObservation.gpu,
                                           PriceDaily.source == PriceObservation.source,
@@ -90,8 +94,9 @@ def _compact_day(session: Any, start: datetime, end: datetime) -> tuple[int, int
     return written, int(result.rowcount or 0)
 
 
-def _aggregate_day(session: Any, start: datetime, end: datetime) -> int:
-    """Write the day's aggregates (existing ones are kept); returns the rows written."""
+def _aggregate_day(session: Any, start: datetime, end: datetime) -> tuple[int, int]:
+    """Write the day's aggregates and per-price counts (existing ones are kept); returns the
+    rows written of each."""
     # gpu IN (...) lets the (gpu, observed_at) index serve the day's range; rows become plain
     # tuples before pandas sees them (from SQLAlchemy Row objects that is ten times slower).
     rows = session.execute(select(PriceObservation.gpu, PriceObservation.source, PriceObservation.pricing,
@@ -99,7 +104,7 @@ def _aggregate_day(session: Any, start: datetime, end: datetime) -> int:
                            .where(PriceObservation.gpu.in_(observed_gpus(session)),
                                   PriceObservation.observed_at >= start, PriceObservation.observed_at < end)).all()
     if not rows:
-        return 0
+        return 0, 0
     frame = pd.DataFrame([tuple(row) for row in rows], columns=[*GROUP, "usd_per_gpu_hour", "flagged"])
     frame["usd_per_gpu_hour"] = frame["usd_per_gpu_hour"].astype(float)
     stats = daily_statistics(frame)
@@ -111,4 +116,10 @@ def _aggregate_day(session: Any, start: datetime, end: datetime) -> int:
          "offers": int(r.offers), "flagged": int(r.flagged)}
         for r in stats.itertuples(index=False)
     ]
-    return insert_ignoring_duplicates(session, PriceDaily.__table__, records) if records else 0
+    written = insert_ignoring_duplicates(session, PriceDaily.__table__, records) if records else 0
+    counts = frame.groupby([*GROUP, "flagged", "usd_per_gpu_hour"], sort=False).size()
+    counted = insert_ignoring_duplicates(session, PriceDailyCount.__table__, [
+        {"day": day, "gpu": gpu, "source": source, "pricing": pricing, "flagged": bool(flagged),
+         "usd_per_gpu_hour": Decimal(str(round(usd, 6))), "observations": int(n)}
+        for (gpu, source, pricing, flagged, usd), n in counts.items()])
+    return written, counted

@@ -6,6 +6,7 @@ import statistics
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pandas as pd
 import pytest
 
 from store import queries
@@ -49,3 +50,89 @@ def test_compaction_keeps_the_distribution_and_deletes_only_covered_rows(engine:
 
     again = compact(engine, retention_days=30, now=NOW)
     assert (again.days, again.raw_rows_deleted) == (0, 0)
+
+
+def _two_weeks_of_rows() -> list[dict[str, Any]]:
+    """Three weeks of hourly-ish rows: two sources, two pricing kinds, a flagged and an unknown GPU."""
+    rows = []
+    for day in range(1, 22):
+        for hour in (0, 7, 13, 23):
+            for i in range(5):
+                usd = round(2.0 + 0.1 * ((i * 7 + day * 3 + hour) % 11), 4)
+                rows.append(_obs(day, hour, f"m{i}", usd, source="vast" if i % 2 else "runpod"))
+            rows.append(_obs(day, hour, "s0", round(1.1 + 0.01 * day, 4), pricing="spot"))
+            rows.append(_obs(day, hour, "bad", 0.01, flagged=True))
+            rows.append(_obs(day, hour, "mi300", 1.9, gpu="unknown"))
+    return rows
+
+
+def _brute_force(rows: list[dict[str, Any]], start: datetime, end: datetime) -> dict[tuple[str, str], Any]:
+    chosen: dict[tuple[str, str], list[float]] = {}
+    for row in rows:
+        if start <= row["observed_at"] < end and not row["flagged"] and row["gpu"] != "unknown":
+            chosen.setdefault((row["gpu"], row["pricing"]), []).append(row["usd_per_gpu_hour"])
+    return {key: (min(v), statistics.median(v), len(v)) for key, v in chosen.items()}
+
+
+def _as_dict(frame: Any) -> dict[tuple[str, str], Any]:
+    return {(r.gpu, r.pricing): (r.cheapest, r.median, r.offers) for r in frame.itertuples(index=False)}
+
+
+def test_week_windows_are_whole_utc_days_before_today() -> None:
+    (this_start, this_end), (last_start, last_end) = queries.week_windows(NOW)
+    assert this_end == datetime(2026, 11, 28, tzinfo=UTC)
+    assert this_start == last_end == datetime(2026, 11, 21, tzinfo=UTC)
+    assert last_start == datetime(2026, 11, 14, tzinfo=UTC)
+
+
+def test_roll_up_keeps_raw_rows_and_every_read_gives_the_same_numbers(engine: Any) -> None:
+    from store.retention import roll_up
+
+    rows = _two_weeks_of_rows()
+    with session_scope(engine) as session:
+        queries.insert_price_observations(session, rows)
+    odd_start, odd_end = NOW - timedelta(days=9, hours=5), NOW - timedelta(days=2, hours=3)  # mid-day edges
+    with session_scope(engine) as session:
+        raw_weeks = [_as_dict(w) for w in queries.week_over_week(session, NOW)]
+        raw_odd = _as_dict(queries.window_statistics(session, odd_start, odd_end))
+        raw_history = queries.price_history(session, "h100-sxm", since=NOW - timedelta(days=30))
+
+    assert roll_up(engine, now=NOW)[0] == 21
+    assert roll_up(engine, now=NOW) == (0, 0)  # each day once
+    with session_scope(engine) as session:
+        assert queries.row_counts(session)["price_observation"] == len(rows)  # raw rows stay
+        rolled_weeks = [_as_dict(w) for w in queries.week_over_week(session, NOW)]
+        rolled_odd = _as_dict(queries.window_statistics(session, odd_start, odd_end))
+        rolled_history = queries.price_history(session, "h100-sxm", since=NOW - timedelta(days=30))
+
+    for (start, end), raw, rolled in zip(queries.week_windows(NOW), raw_weeks, rolled_weeks, strict=True):
+        expected = _brute_force(rows, start, end)
+        assert set(raw) == set(rolled) == set(expected) == {("h100-sxm", "on-demand"), ("h100-sxm", "spot")}
+        for key, (cheapest, median, offers) in expected.items():
+            assert raw[key] == rolled[key] == (pytest.approx(cheapest), pytest.approx(median), offers)
+    expected_odd = _brute_force(rows, odd_start, odd_end)
+    assert {k: v[2] for k, v in rolled_odd.items()} == {k: v[2] for k, v in expected_odd.items()}
+    for key, (cheapest, median, _) in expected_odd.items():  # counted days plus raw edges
+        assert rolled_odd[key][:2] == raw_odd[key][:2] == (pytest.approx(cheapest), pytest.approx(median))
+    columns = ["day", "source", "pricing", "usd_min", "usd_median", "usd_max", "offers"]
+    assert len(rolled_history) == len(raw_history) == 3 * 21  # runpod and vast on-demand, vast spot, per day
+    pd.testing.assert_frame_equal(rolled_history[columns], raw_history[columns], check_dtype=False, rtol=1e-9)
+
+
+def test_roll_up_fills_counts_for_days_aggregated_before_counts_existed(engine: Any) -> None:
+    from sqlalchemy import delete, func, select
+
+    from store.models import PriceDaily, PriceDailyCount
+    from store.retention import roll_up
+
+    with session_scope(engine) as session:
+        queries.insert_price_observations(session, _two_weeks_of_rows())
+    roll_up(engine, now=NOW)
+    with session_scope(engine) as session:
+        aggregates = session.scalar(select(func.count()).select_from(PriceDaily))
+        session.execute(delete(PriceDailyCount).where(PriceDailyCount.day >= datetime(2026, 11, 20).date()))
+    days, written = roll_up(engine, now=NOW)
+    assert (days, written) == (8, 0)  # counts for 20-27 November; their aggregates were already there
+    with session_scope(engine) as session:
+        assert session.scalar(select(func.count()).select_from(PriceDaily)) == aggregates
+        assert session.scalar(select(func.count(func.distinct(PriceDailyCount.day)))) == 21

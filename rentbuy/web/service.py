@@ -122,8 +122,7 @@ def snapshot(engine: Engine, settings: Settings, *, with_moves: bool = False, no
         if with_moves:
             from reports.weekly import price_moves
 
-            moves = price_moves(queries.window_statistics(session, now - timedelta(days=7), now),
-                                queries.window_statistics(session, now - timedelta(days=14), now - timedelta(days=7)))
+            moves = price_moves(*queries.week_over_week(session, now))
     book = PriceBook(offers, purchases, settings.economics.rent_statistic, settings.economics.purchase_condition)
     return Snapshot(now, offers, purchases, book, freshness(rental_summary(offers), refreshed, settings, now), moves)
 
