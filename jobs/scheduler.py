@@ -113,7 +113,8 @@ def run_refresh() -> None:
                  f": {result.error}" if result.error else "")
     # The day that just ended gets its counts now rather than at the nightly retention run, so
     # the report's week-over-week reads stay on the fast path (a no-op on other refreshes).
-    roll_up(engine)
+    if not STOP.is_set():
+        roll_up(engine)
 
 
 def run_weekly_report() -> None:

@@ -287,14 +287,15 @@ def observed_gpus(session: Session) -> list[str]:
 
 
 def observation_bounds(
-    session: Session, before: datetime | None = None
+    session: Session, before: datetime | None = None, since: datetime | None = None
 ) -> tuple[datetime | None, datetime | None]:
-    """Oldest and newest raw observation (only those before ``before``, if given), found per GPU
-    through the (gpu, observed_at) index, since no index leads with observed_at."""
+    """Oldest and newest raw observation (only those in [since, before), where given), found per
+    GPU through the (gpu, observed_at) index, since no index leads with observed_at."""
     at = PriceObservation.observed_at
     oldest = newest = None
     for gpu in observed_gpus(session):
-        scope = [PriceObservation.gpu == gpu] + ([at < before] if before is not None else [])
+        scope = ([PriceObservation.gpu == gpu] + ([at < before] if before is not None else [])
+                 + ([at >= since] if since is not None else []))
         # Two scalar subqueries: SQLite's min/max shortcut works for one aggregate per SELECT.
         low, high = session.execute(select(select(func.min(at)).where(*scope).scalar_subquery(),
                                            select(func.max(at)).where(*scope).scalar_subquery())).one()

@@ -1,7 +1,8 @@
 """A local HTTP server standing in for a price provider, for end-to-end tests on loopback.
 
 Routes map (method, path) to (status, body, content type); the query string is ignored. A delay
-makes a response slow enough to interrupt a process in the middle of a refresh.
+makes a response slow enough to interrupt a process in the middle of a refresh; a gate holds every
+response until the test opens it, for orderings that must not depend on timing.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ class StandIn:
     def __init__(self, routes: dict[tuple[str, str], Route], delay_seconds: float = 0.0) -> None:
         self.routes = routes
         self.delay_seconds = delay_seconds
+        self.gate: threading.Event | None = None  # when set to an Event, responses wait for it
         self.requests: list[tuple[str, str]] = []
         standin = self
 
@@ -35,6 +37,8 @@ class StandIn:
                 if length:
                     self.rfile.read(length)
                 time.sleep(standin.delay_seconds)
+                if standin.gate is not None:
+                    standin.gate.wait(timeout=120)
                 status, body, content_type = standin.routes.get((self.command, path),
                                                                (404, b'{"error": "no such route"}', "application/json"))
                 self.send_response(status)

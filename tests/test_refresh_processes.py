@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -101,15 +102,30 @@ def test_sigkill_mid_write_leaves_no_partial_source(db_url: str, standin: StandI
 
 @pytest.mark.postgres
 def test_two_refreshes_at_once_write_each_source_once(postgres_url: str, standin: StandIn, tmp_path: Path) -> None:
+    """The second refresh starts while the first holds the source's lock (its fetch is held open
+    by the stand-in), so the overlap does not depend on how fast either process starts."""
     upgrade(make_engine(postgres_url))
-    children = [subprocess.Popen([sys.executable, "-m", "rentbuy", "refresh", "--source", "vast", "--quiet"],
-                                 env=child_env(postgres_url, tmp_path / f"data{i}", standin), cwd=ROOT,
-                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(2)]
-    outputs = [child.communicate(timeout=120) for child in children]
-    assert all(child.returncode == 0 for child in children), outputs
+    standin.gate = threading.Event()
+
+    def start(i: int) -> subprocess.Popen[str]:
+        return subprocess.Popen([sys.executable, "-m", "rentbuy", "refresh", "--source", "vast", "--quiet"],
+                                env=child_env(postgres_url, tmp_path / f"data{i}", standin), cwd=ROOT,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    first = start(0)
+    deadline = time.monotonic() + 60
+    while not standin.requests:  # the first one holds the lock once it asks the provider
+        assert first.poll() is None, first.communicate()
+        assert time.monotonic() < deadline, "the first refresh never started fetching"
+        time.sleep(0.05)
+    second = start(1)
+    second_out, second_err = second.communicate(timeout=120)
+    standin.gate.set()
+    _first_out, first_err = first.communicate(timeout=120)
+    assert (first.returncode, second.returncode) == (0, 0), (first_err, second_err)
+    assert "another refresh of this source is running" in second_out  # the second one said so
+    assert len(standin.requests) == 1  # and never fetched
     assert vast_rows(postgres_url) == 2 * OFFERS
-    combined = "".join(out for out, _err in outputs)
-    assert "another refresh of this source is running" in combined  # the second one said so
 
 
 def test_sigterm_stops_the_service_cleanly(db_url: str, standin: StandIn, tmp_path: Path) -> None:
