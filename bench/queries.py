@@ -35,7 +35,7 @@ import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +67,7 @@ RUN_COLUMNS = ("id", "source", "started_at", "finished_at", "status", "quotes_pa
 DAILY_COLUMNS = ("day", "gpu", "source", "pricing", "usd_min", "usd_p10", "usd_median", "usd_p90", "usd_max",
                  "offers", "flagged")
 COUNT_COLUMNS = ("day", "gpu", "source", "pricing", "flagged", "usd_per_gpu_hour", "observations")
-INDEXED_TABLES = ("price_observation", "price_daily", "price_daily_count")
+INDEXED_TABLES = ("price_observation", "price_daily", "price_daily_count", "price_window")
 
 
 # --- the data -----------------------------------------------------------------------------------
@@ -307,7 +307,7 @@ def analyze(engine: Engine) -> None:
     with engine.connect() as connection:
         if engine.dialect.name == "postgresql":
             connection.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(
-                "VACUUM ANALYZE price_observation, price_daily, price_daily_count, refresh_run")
+                "VACUUM ANALYZE price_observation, price_daily, price_daily_count, price_window, refresh_run")
         else:
             connection.exec_driver_sql("ANALYZE")
             connection.commit()
@@ -336,20 +336,37 @@ def daily_history(engine: Engine) -> Any:
         return queries.price_history(session, HISTORY_GPU, since=END - timedelta(days=90))
 
 
-def week_over_week(engine: Engine) -> Any:
+def week_over_week(engine: Engine, stored: bool = True) -> Any:
     """The weekly e-mail's table: this week's and last week's statistics, merged."""
     from reports.weekly import price_moves
     from store import queries
     from store.db import session_scope
 
     with session_scope(engine) as session:
-        return price_moves(*queries.week_over_week(session, END))
+        return price_moves(*queries.week_over_week(session, END, stored=stored))
+
+
+def week_over_week_recomputed(engine: Engine) -> Any:
+    """The same table computed from the daily price counts, as for a week not stored yet."""
+    return week_over_week(engine, stored=False)
+
+
+def store_weeks(engine: Engine) -> None:
+    """The week statistics retention's roll-up stores with each finished day (not timed)."""
+    from store.db import session_scope
+    from store.retention import store_week
+
+    last = datetime.combine(END.date(), time(), tzinfo=UTC)  # the midnight that ends this week
+    for back in range(90, -1, -1):
+        with session_scope(engine) as session:
+            store_week(session, last - timedelta(days=back))
 
 
 QUERIES: dict[str, Callable[[Engine], Any]] = {
     "latest prices per GPU and source": latest_prices,
     f"daily history of {HISTORY_GPU}, 90 days": daily_history,
     "week-over-week (e-mail)": week_over_week,
+    "week-over-week, recomputed from daily counts": week_over_week_recomputed,
 }
 
 
@@ -467,6 +484,7 @@ def _measure(engine: Engine, database: str, repeats: int, baseline_repeats: int,
              baseline_limit: float) -> list[QueryResult]:
     """With the project's indexes first (capturing each query's SQL), then without them."""
     create_indexes(engine)
+    store_weeks(engine)
     statements = {name: capture(engine, function) for name, function in QUERIES.items()}
     indexed = _time_queries(engine, repeats)
     plans = {name: explain(engine, statements[name]) for name in QUERIES}

@@ -202,3 +202,27 @@ class PriceDailyCount(Base):
     # Named by hand: the convention's name would pass PostgreSQL's 63-character limit.
     __table_args__ = (UniqueConstraint("day", "gpu", "source", "pricing", "flagged", "usd_per_gpu_hour",
                                        name="uq_price_daily_count_key"),)
+
+
+class PriceWindow(Base):
+    """Statistics of one GPU and pricing kind over the ``days`` whole UTC days before ``window_end``.
+
+    The week-over-week table of the report and the e-mail compares two such weeks. Rolling up a
+    day (``store.retention``) also stores the week that ends with it, computed exactly from the
+    per-price counts, so those reads are one indexed lookup instead of re-counting ~30,000 price
+    counts a week (bench/queries.py); other windows are computed on demand.
+    """
+
+    __tablename__ = "price_window"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    window_end: Mapped[date] = mapped_column(Date)  # the UTC midnight that ends the window
+    days: Mapped[int] = mapped_column(Integer)
+    gpu: Mapped[str] = mapped_column(String(40))
+    pricing: Mapped[str] = mapped_column(String(16))
+    cheapest: Mapped[Decimal] = mapped_column(Numeric(14, 6))
+    median: Mapped[Decimal] = mapped_column(Numeric(14, 6))
+    offers: Mapped[int] = mapped_column(Integer)  # unflagged observations in the window
+    sources: Mapped[str] = mapped_column(Text)
+
+    __table_args__ = (UniqueConstraint("window_end", "days", "gpu", "pricing"),)

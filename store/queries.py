@@ -15,7 +15,21 @@ from itertools import islice
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Float, Select, String, bindparam, cast, func, select, text
+from sqlalchemy import (
+    Float,
+    Select,
+    String,
+    bindparam,
+    case,
+    cast,
+    distinct,
+    func,
+    literal,
+    literal_column,
+    select,
+    text,
+    union_all,
+)
 from sqlalchemy import column as sql_column
 from sqlalchemy.orm import Session
 
@@ -23,6 +37,7 @@ from store.models import (
     PriceDaily,
     PriceDailyCount,
     PriceObservation,
+    PriceWindow,
     PurchaseObservation,
     RefreshRun,
     ReportDelivery,
@@ -36,6 +51,7 @@ PRICE_COLUMNS = (
     "source", "offer_key", "gpu", "gpu_raw_name", "gpu_count", "region", "pricing", "usd_per_gpu_hour",
     "currency", "original_amount", "observed_at", "flagged", "source_url",
 )
+WINDOW_COLUMNS = ("gpu", "pricing", "cheapest", "median", "offers", "sources")
 PURCHASE_COLUMNS = (
     "source", "gpu", "condition", "basis", "usd", "currency", "original_amount", "observed_at",
     "source_url", "note",
@@ -43,6 +59,7 @@ PURCHASE_COLUMNS = (
 # Rows per bulk write: bounds the memory one batch of row dicts takes (a batch is written with
 # the driver's bulk path, which has no limit on bound parameters).
 BATCH_ROWS = 10_000
+WEEK_DAYS = 7  # the week-over-week windows: whole UTC days
 
 
 def _field(item: Any, name: str, default: Any = None) -> Any:
@@ -541,75 +558,100 @@ def week_windows(now: datetime) -> tuple[tuple[datetime, datetime], tuple[dateti
     milliseconds); a window ending mid-day would re-read up to two days of raw rows.
     """
     midnight = datetime.combine(now.astimezone(UTC).date(), time(), tzinfo=UTC)
-    week = timedelta(days=7)
+    week = timedelta(days=WEEK_DAYS)
     return (midnight - week, midnight), (midnight - 2 * week, midnight - week)
 
 
-def week_over_week(session: Session, now: datetime) -> tuple[pd.DataFrame, pd.DataFrame]:
+def week_over_week(session: Session, now: datetime, stored: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``window_statistics`` of this week and of last week (see ``week_windows``)."""
     this_week, last_week = week_windows(now)
-    return window_statistics(session, *this_week), window_statistics(session, *last_week)
+    return window_statistics(session, *this_week, stored=stored), window_statistics(session, *last_week,
+                                                                                      stored=stored)
 
 
-def window_statistics(session: Session, start: datetime, end: datetime) -> pd.DataFrame:
+def window_statistics(session: Session, start: datetime, end: datetime, stored: bool = True) -> pd.DataFrame:
     """Per GPU and pricing kind, over unflagged offers observed in [start, end): cheapest, median,
     offers and sources. The weekly e-mail and the report compare two such windows.
 
-    The median is exact, from how many observations had each distinct price: whole days that
-    were rolled up (``store.retention``) are read from ``price_daily_count`` (~5,000 rows a day at
-    marketplace scale), the rest of the window from raw rows counted by the database (GROUP BY,
-    so ~800,000 raw rows a week would come back as a few percent of that). ``gpu IN (...)`` lets
-    both databases seek the (gpu, observed_at) index per GPU instead of reading it whole.
+    A window of whole days whose statistics were stored when its last day was rolled up
+    (``price_window``: the weeks that ``week_windows`` gives) is one indexed read, unless
+    ``stored`` is false. Any other window is computed exactly by the database, which returns one
+    row per GPU and pricing kind: it counts how many observations had each distinct price, takes
+    running totals in price order (a window function) and picks the price where the running
+    total passes the middle. Whole days that were rolled up are counted from ``price_daily_count``
+    (~5,000 rows a day at marketplace scale) instead of their raw rows (~110,000); the rest of
+    the window from raw rows. Figures for each path are in bench/queries.py's output.
     """
     import pandas as pd
 
-    columns = ["gpu", "pricing", "cheapest", "median", "offers", "sources"]
+    columns = list(WINDOW_COLUMNS)
     first = start.astimezone(UTC).date() + timedelta(days=0 if start.astimezone(UTC).time() == time() else 1)
     last = end.astimezone(UTC).date()  # whole days are [first, last)
+    whole = start == datetime.combine(first, time(), tzinfo=UTC) and end == datetime.combine(last, time(), tzinfo=UTC)
+    if stored and whole:
+        found = stored_window(session, last, (last - first).days)
+        if not found.empty:
+            return found
     covered = sorted(session.scalars(select(PriceDailyCount.day).distinct()
                                      .where(PriceDailyCount.day >= first, PriceDailyCount.day < last)))
-    parts = []
+    counted: list[Select[Any]] = []
     if covered:
-        usd = PriceDailyCount.usd_per_gpu_hour
-        query = (select(PriceDailyCount.gpu, PriceDailyCount.pricing, PriceDailyCount.source, cast(usd, Float),
-                        func.sum(PriceDailyCount.observations))
-                 .where(PriceDailyCount.day >= first, PriceDailyCount.day < last,
-                        PriceDailyCount.flagged.is_(False), PriceDailyCount.gpu != "unknown")
-                 .group_by(PriceDailyCount.gpu, PriceDailyCount.pricing, PriceDailyCount.source, usd))
-        parts.append(_frame(session.execute(query), columns=["gpu", "pricing", "source", "usd", "count"]))
+        counted.append(select(PriceDailyCount.gpu, PriceDailyCount.pricing, PriceDailyCount.source,
+                              PriceDailyCount.usd_per_gpu_hour.label("usd"), PriceDailyCount.observations.label("n"))
+                       .where(PriceDailyCount.day >= first, PriceDailyCount.day < last,
+                              PriceDailyCount.flagged.is_(False), PriceDailyCount.gpu != "unknown"))
     ranges = [(low or start, high or end) for low, high in _uncovered_ranges(covered, start, end)]  # both bounded
+    # gpu IN (...) lets both databases seek the (gpu, observed_at) index per GPU for a raw range.
     gpus = [name for name in observed_gpus(session) if name != "unknown"] if ranges else []
-    if gpus and session.get_bind().dialect.name == "postgresql":
-        # Room to hash the raw counts in memory: with the default 4 MB they are sorted on disk,
-        # 3x slower. LOCAL: it ends with the caller's transaction.
-        session.execute(text("SET LOCAL work_mem = '64MB'"))
-    usd = PriceObservation.usd_per_gpu_hour
     for low, high in ranges if gpus else []:
-        query = (select(PriceObservation.gpu, PriceObservation.pricing, PriceObservation.source, cast(usd, Float),
-                        func.count())
-                 .where(PriceObservation.gpu.in_(gpus), PriceObservation.observed_at >= low,
-                        PriceObservation.observed_at < high, PriceObservation.flagged.is_(False))
-                 .group_by(PriceObservation.gpu, PriceObservation.pricing, PriceObservation.source, usd))
-        parts.append(_frame(session.execute(query), columns=["gpu", "pricing", "source", "usd", "count"]))
-    parts = [part for part in parts if not part.empty]
-    if not parts:
+        counted.append(select(PriceObservation.gpu, PriceObservation.pricing, PriceObservation.source,
+                              PriceObservation.usd_per_gpu_hour.label("usd"), literal(1).label("n"))
+                       .where(PriceObservation.gpu.in_(gpus), PriceObservation.observed_at >= low,
+                              PriceObservation.observed_at < high, PriceObservation.flagged.is_(False)))
+    if not counted:
         return pd.DataFrame(columns=columns)
-    counts = pd.concat(parts, ignore_index=True)
-    return pd.DataFrame([_median_row(gpu, pricing, group)
-                         for (gpu, pricing), group in counts.groupby(["gpu", "pricing"], sort=True)], columns=columns)
+    if gpus and session.get_bind().dialect.name == "postgresql":
+        # Room to hash raw rows in memory: with the default 4 MB they are sorted on disk, 3x
+        # slower. LOCAL: it ends with the caller's transaction.
+        session.execute(text("SET LOCAL work_mem = '64MB'"))
+    rows = session.execute(_median_query(counted, session.get_bind().dialect.name)).all()
+    return pd.DataFrame([(gpu, pricing, float(cheapest), (float(low) + float(high)) / 2, int(total),
+                          ", ".join(sorted(set(sources.split(",")))))
+                         for gpu, pricing, cheapest, low, high, total, sources in rows], columns=columns)
 
 
-def _median_row(gpu: str, pricing: str, group: pd.DataFrame) -> dict[str, Any]:
-    """Cheapest and exact median of one GPU and pricing kind from (source, usd, count) rows."""
-    import numpy as np
+def stored_window(session: Session, window_end: date, days: int) -> pd.DataFrame:
+    """The statistics ``store.retention`` stored for the ``days`` whole days before ``window_end``."""
+    columns = [getattr(PriceWindow, name) for name in WINDOW_COLUMNS]
+    query = (select(*columns).where(PriceWindow.window_end == window_end, PriceWindow.days == days)
+             .order_by(PriceWindow.gpu, PriceWindow.pricing))
+    frame = _frame(session.execute(query), columns=list(WINDOW_COLUMNS))
+    for name in ("cheapest", "median"):
+        frame[name] = frame[name].astype(float)
+    return frame
 
-    per_price = group.groupby("usd")["count"].sum()  # sorted by price, sources and days merged
-    values, weights = per_price.index.to_numpy(dtype=float), per_price.to_numpy()
-    total = int(weights.sum())
-    ends = np.cumsum(weights)  # position after the last copy of each price, in sorted order
-    middle = values[np.searchsorted(ends, [(total - 1) // 2, total // 2], side="right")]
-    return {"gpu": gpu, "pricing": pricing, "cheapest": float(values[0]), "median": float(middle.mean()),
-            "offers": total, "sources": ", ".join(sorted(set(group["source"])))}
+
+def _median_query(counted: list[Select[Any]], dialect: str) -> Select[Any]:
+    """Cheapest, the two middle prices, count and sources per GPU and pricing kind from
+    (gpu, pricing, source, usd, n) selects. With running totals ``upto`` in price order, the
+    0-based position p is held by the first price whose ``upto > p``; for p = (total-1)//2 and
+    total//2 that is ``2*upto > total-1`` and ``2*upto > total`` (no division, so no rounding)."""
+    rows = (counted[0] if len(counted) == 1 else union_all(*counted)).subquery("counted")
+    grouped = (select(rows.c.gpu, rows.c.pricing, rows.c.source, rows.c.usd, func.sum(rows.c.n).label("n"))
+               .group_by(rows.c.gpu, rows.c.pricing, rows.c.source, rows.c.usd).subquery("grouped"))
+    group = (grouped.c.gpu, grouped.c.pricing)
+    running = select(
+        *group, grouped.c.source, grouped.c.usd,
+        func.sum(grouped.c.n).over(partition_by=group, order_by=grouped.c.usd, rows=(None, 0)).label("upto"),
+        func.sum(grouped.c.n).over(partition_by=group).label("total"),
+    ).subquery("running")
+    sources = (func.group_concat(distinct(running.c.source)) if dialect == "sqlite"
+               else func.string_agg(distinct(running.c.source), literal_column("','")))
+    return (select(running.c.gpu, running.c.pricing, func.min(running.c.usd),
+                   func.min(case((2 * running.c.upto > running.c.total - 1, running.c.usd))),
+                   func.min(case((2 * running.c.upto > running.c.total, running.c.usd))),
+                   func.max(running.c.total), sources)
+            .group_by(running.c.gpu, running.c.pricing).order_by(running.c.gpu, running.c.pricing))
 
 
 def failed_runs_since(session: Session, since: datetime) -> list[RefreshRun]:

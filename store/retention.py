@@ -24,8 +24,8 @@ from sqlalchemy import and_, delete, func, select
 from sqlalchemy.engine import Engine
 
 from store.db import session_scope
-from store.models import PriceDaily, PriceDailyCount, PriceObservation
-from store.queries import insert_ignoring_duplicates, observation_bounds, observed_gpus
+from store.models import PriceDaily, PriceDailyCount, PriceObservation, PriceWindow
+from store.queries import WEEK_DAYS, insert_ignoring_duplicates, observation_bounds, observed_gpus, window_statistics
 from store.stats import GROUP, daily_statistics
 
 
@@ -80,9 +80,20 @@ def roll_up(engine: Engine, now: datetime | None = None) -> tuple[int, int]:
                 return days, written
             start = datetime.combine(following.astimezone(UTC).date(), time(), tzinfo=UTC)
             added, counted = _aggregate_day(session, start, start + timedelta(days=1))
+            store_week(session, start + timedelta(days=1))
         days += counted > 0
         written += added
         cursor = start + timedelta(days=1)
+
+
+def store_week(session: Any, window_end: datetime) -> int:
+    """Store the statistics of the seven whole days before ``window_end`` (a UTC midnight), as
+    the week-over-week reads ask for them; returns the rows written (existing ones are kept)."""
+    stats = window_statistics(session, window_end - timedelta(days=WEEK_DAYS), window_end, stored=False)
+    records = [{"window_end": window_end.date(), "days": WEEK_DAYS, "gpu": r.gpu, "pricing": r.pricing,
+                "cheapest": Decimal(str(round(r.cheapest, 6))), "median": Decimal(str(round(r.median, 6))),
+                "offers": int(r.offers), "sources": r.sources} for r in stats.itertuples(index=False)]
+    return insert_ignoring_duplicates(session, PriceWindow.__table__, records) if records else 0
 
 
 def _compact_day(session: Any, start: datetime, end: datetime) -> tuple[int, int]:

@@ -101,15 +101,20 @@ def test_roll_up_keeps_raw_rows_and_every_read_gives_the_same_numbers(engine: An
     assert roll_up(engine, now=NOW) == (0, 0)  # each day once
     with session_scope(engine) as session:
         assert queries.row_counts(session)["price_observation"] == len(rows)  # raw rows stay
+        for _start, end in queries.week_windows(NOW):  # stored with their last day: read, not recomputed
+            assert not queries.stored_window(session, end.date(), 7).empty
         rolled_weeks = [_as_dict(w) for w in queries.week_over_week(session, NOW)]
+        recomputed = [_as_dict(w) for w in queries.week_over_week(session, NOW, stored=False)]
         rolled_odd = _as_dict(queries.window_statistics(session, odd_start, odd_end))
         rolled_history = queries.price_history(session, "h100-sxm", since=NOW - timedelta(days=30))
 
-    for (start, end), raw, rolled in zip(queries.week_windows(NOW), raw_weeks, rolled_weeks, strict=True):
+    for (start, end), raw, rolled, again in zip(queries.week_windows(NOW), raw_weeks, rolled_weeks, recomputed,
+                                                strict=True):
         expected = _brute_force(rows, start, end)
-        assert set(raw) == set(rolled) == set(expected) == {("h100-sxm", "on-demand"), ("h100-sxm", "spot")}
+        assert set(raw) == set(rolled) == set(again) == set(expected) == {("h100-sxm", "on-demand"),
+                                                                          ("h100-sxm", "spot")}
         for key, (cheapest, median, offers) in expected.items():
-            assert raw[key] == rolled[key] == (pytest.approx(cheapest), pytest.approx(median), offers)
+            assert raw[key] == rolled[key] == again[key] == (pytest.approx(cheapest), pytest.approx(median), offers)
     expected_odd = _brute_force(rows, odd_start, odd_end)
     assert {k: v[2] for k, v in rolled_odd.items()} == {k: v[2] for k, v in expected_odd.items()}
     for key, (cheapest, median, _) in expected_odd.items():  # counted days plus raw edges
