@@ -29,6 +29,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=30000")
+    # 64 MiB of page cache instead of 2: index upkeep on a large observation table stops
+    # re-reading pages (SQLite ingest +17 %, raw driver +36 % at 1M rows; 256 MiB gave no more).
+    cursor.execute("PRAGMA cache_size=-65536")
     cursor.close()
 
 

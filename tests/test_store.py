@@ -108,3 +108,19 @@ def test_purchase_observations_are_idempotent(engine: Any) -> None:
         assert queries.insert_purchase_observations(session, [row, row]) == 1
         assert queries.insert_purchase_observations(session, [row]) == 0
         assert queries.purchase_observations(session, gpu="rtx-3090")["usd"].tolist() == [780.0]
+
+
+def test_sqlite_connections_get_the_project_settings(sqlite_url: str) -> None:
+    """WAL (readers during a refresh), foreign keys, a busy timeout and a 64 MiB page cache
+    (index upkeep at scale: bench/ingest.py) on every pooled connection, not just the first."""
+    from sqlalchemy import text
+
+    from store.db import make_engine
+
+    engine = make_engine(sqlite_url)
+    with engine.connect() as first, engine.connect() as second:
+        for connection in (first, second):
+            settings = [connection.execute(text(f"PRAGMA {name}")).scalar()
+                        for name in ("journal_mode", "foreign_keys", "busy_timeout", "cache_size")]
+            assert settings == ["wal", 1, 30000, -65536]
+    engine.dispose()
