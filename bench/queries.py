@@ -288,17 +288,16 @@ def strip_sqlite_unique_constraints(engine: Engine) -> None:
 
 
 def drop_indexes(engine: Engine) -> None:
-    drops, _ = _index_statements(engine.dialect.name)
-    with engine.begin() as connection:
-        for statement in drops:
-            connection.exec_driver_sql(statement)
-    analyze(engine)
+    _run_and_analyze(engine, _index_statements(engine.dialect.name)[0])
 
 
 def create_indexes(engine: Engine) -> None:
-    _, creates = _index_statements(engine.dialect.name)
+    _run_and_analyze(engine, _index_statements(engine.dialect.name)[1])
+
+
+def _run_and_analyze(engine: Engine, statements: list[str]) -> None:
     with engine.begin() as connection:
-        for statement in creates:
+        for statement in statements:
             connection.exec_driver_sql(statement)
     analyze(engine)
 

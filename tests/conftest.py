@@ -10,13 +10,13 @@ from __future__ import annotations
 import ipaddress
 import os
 import socket
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+from bench.common import DEFAULT_POSTGRES_URL, postgres_available, postgres_schema
+
 _real_connect = socket.socket.connect
 
 
@@ -56,24 +56,9 @@ def postgres_base_url() -> str:
     return os.environ.get("RENTBUY_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL)
 
 
-def _postgres_available() -> str | None:
-    """None when the server answers, else the reason it does not."""
-    from sqlalchemy import create_engine, text
-
-    engine = create_engine(postgres_base_url())
-    try:
-        with engine.connect() as connection:
-            connection.execute(text("select 1"))
-        return None
-    except Exception as exc:  # any driver error means "not usable here"
-        return f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
-    finally:
-        engine.dispose()
-
-
 @pytest.fixture(scope="session")
 def postgres_server() -> str:
-    reason = _postgres_available()
+    reason = postgres_available(postgres_base_url())
     if reason is not None:
         if os.environ.get("CI"):
             pytest.fail(f"PostgreSQL is required in CI but unreachable at {postgres_base_url()}: {reason}")
@@ -84,17 +69,20 @@ def postgres_server() -> str:
 @pytest.fixture
 def postgres_url(postgres_server: str) -> Iterator[str]:
     """A URL whose connections live in a fresh schema of the test database."""
-    from sqlalchemy import create_engine, text
+    with postgres_schema(postgres_server, prefix="rentbuy_test") as (url, _schema):
+        yield url
 
-    schema = f"rentbuy_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(postgres_server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    separator = "&" if "?" in postgres_server else "?"
-    yield f"{postgres_server}{separator}options=-csearch_path%3D{schema}"
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-    admin.dispose()
+
+@pytest.fixture(scope="module")
+def seeded_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """One SQLite database with the bundled data, shared by a module's read-only tests."""
+    from config.settings import Settings
+    from rentbuy.context import open_database
+
+    folder = tmp_path_factory.mktemp("seeded-db")
+    url = f"sqlite:///{folder / 'rentbuy.sqlite3'}"
+    open_database(Settings(database_url=url, data_dir=folder)).dispose()
+    return url
 
 
 @pytest.fixture

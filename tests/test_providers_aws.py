@@ -20,6 +20,7 @@ import pytest
 from aws_offer_file import product, reserved, write_offer_file
 from providers_helpers import OBSERVED, fixture_path
 
+from bench.common import RSS_PRELUDE
 from providers import aws
 from providers._jsonstream import JsonStream, JsonStreamError
 from providers.base import ProviderError
@@ -122,37 +123,19 @@ def generate_offer_file(path: Path, filler_products: int) -> int:
     return path.stat().st_size
 
 
-PEAK_RSS_SCRIPT = textwrap.dedent("""
-    import json, resource, sys
+# The same in-process measurement as bench/memory.py (VmRSS after imports, then the work's peak).
+PEAK_RSS_SCRIPT = RSS_PRELUDE + textwrap.dedent("""
     from datetime import UTC, datetime
     from providers import aws
 
-    def status_kib(field):
-        try:
-            with open("/proc/self/status") as status:
-                for line in status:
-                    if line.startswith(field + ":"):
-                        return int(line.split()[1])
-        except OSError:
-            return None
-
-    def reset_peak():
-        try:
-            with open("/proc/self/clear_refs", "w") as refs:
-                refs.write("5")  # resets VmHWM (Linux >= 4.0)
-            return True
-        except OSError:
-            return False
-
-    before = status_kib("VmRSS") if reset_peak() else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    before = rss_before()
     if sys.argv[2] == "stream":
         with open(sys.argv[1], "rb") as handle:
             count = len(aws.parse(handle, datetime(2026, 6, 1, tzinfo=UTC)))
     else:
         with open(sys.argv[1], "rb") as handle:
             count = len(json.load(handle)["products"])
-    peak = status_kib("VmHWM") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"before_kib": before, "after_kib": peak, "count": count}))
+    print(json.dumps({"before_kib": before, "after_kib": rss_peak(), "count": count}))
 """)
 
 

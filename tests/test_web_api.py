@@ -16,7 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 import rentbuy
-from config.settings import Settings, get_settings
+from config.settings import get_settings
 from optimizer.breakeven import compare
 from optimizer.memory import FineTune
 from rentbuy.cli import main
@@ -36,17 +36,6 @@ def _job() -> FineTune:
 def _plain(payload: Any) -> Any:
     """What a JSON client sees of a Python value (the API's own serialiser, then parsed)."""
     return json.loads(to_json(payload))
-
-
-@pytest.fixture(scope="module")
-def seeded_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """One SQLite database with the bundled data, shared by this module's read-only tests."""
-    from rentbuy.context import open_database
-
-    folder = tmp_path_factory.mktemp("web-db")
-    url = f"sqlite:///{folder / 'rentbuy.sqlite3'}"
-    open_database(Settings(database_url=url, data_dir=folder)).dispose()
-    return url
 
 
 @pytest.fixture

@@ -14,6 +14,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from tests.test_cli import help_in_a_fresh_process
+
 ROOT = Path(__file__).parents[1]
 SOURCES = ("vast", "runpod", "lambda_cloud", "azure", "aws", "gcp", "cloudrift", "shadeform", "street_prices", "ebay")
 
@@ -105,15 +107,6 @@ def test_bad_flags_are_usage_errors(tmp_path: Path) -> None:
 
 
 def test_help_lists_web_without_importing_the_web_stack() -> None:
-    probe = ("import sys, contextlib, io\n"
-             "from rentbuy.cli import main\n"
-             "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
-             "    try: main(['--help'])\n"
-             "    except SystemExit: pass\n"
-             "heavy = sorted(m for m in ('fastapi', 'starlette', 'uvicorn', 'jinja2', 'pydantic_core') if m in "
-             "sys.modules)\n"
-             "print(heavy); print(out.getvalue())")
-    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, check=True)
-    first, rest = result.stdout.split("\n", 1)
-    assert first in ("[]", "['pydantic_core']")  # settings use pydantic; the web stack stays out
-    assert " web " in rest
+    loaded, text = help_in_a_fresh_process(("fastapi", "starlette", "uvicorn", "jinja2", "pydantic_core"))
+    assert loaded in ([], ["pydantic_core"])  # settings use pydantic; the web stack stays out
+    assert " web " in text

@@ -14,17 +14,6 @@ from config.settings import Settings, WebSettings, get_settings
 from rentbuy.web import create_app
 from rentbuy.web.service import Database
 
-
-@pytest.fixture(scope="module")
-def seeded_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    from rentbuy.context import open_database
-
-    folder = tmp_path_factory.mktemp("fuzz-db")
-    url = f"sqlite:///{folder / 'rentbuy.sqlite3'}"
-    open_database(Settings(database_url=url, data_dir=folder)).dispose()
-    return url
-
-
 # The schema is read from the app itself. (schemathesis' fixture-based lazy schema does not run under this
 # pytest, so the app is built at import with a placeholder database and pointed at the seeded one per test.)
 APP = create_app(Settings(database_url="sqlite://", web=WebSettings()))  # no token, whatever the environment
