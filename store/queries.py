@@ -281,7 +281,8 @@ def week_delivered(session: Session, iso_week: str) -> bool:
 def row_counts(session: Session) -> dict[str, int]:
     return {
         model.__tablename__: int(session.scalar(select(func.count()).select_from(model)) or 0)
-        for model in (PriceObservation, PriceDaily, PurchaseObservation, RefreshRun, ReportDelivery)
+        for model in (PriceObservation, PriceDaily, PriceDailyCount, PriceWindow, PurchaseObservation, RefreshRun,
+                      ReportDelivery)
     }
 
 

@@ -24,7 +24,7 @@ from sqlalchemy import and_, delete, func, select
 from sqlalchemy.engine import Engine
 
 from store.db import session_scope
-from store.models import PriceDaily, PriceDailyCount, PriceObservation, PriceWindow
+from store.models import PriceDaily, PriceDailyCount, PriceObservation, PriceWindow, RefreshRun
 from store.queries import WEEK_DAYS, insert_ignoring_duplicates, observation_bounds, observed_gpus, window_statistics
 from store.stats import GROUP, daily_statistics
 
@@ -38,19 +38,26 @@ class CompactionResult:
 
 
 def compact(engine: Engine, retention_days: int, now: datetime | None = None) -> CompactionResult:
-    """Aggregate and delete raw rows observed before the UTC midnight ``retention_days`` ago."""
+    """Aggregate and delete raw rows observed before the UTC midnight ``retention_days`` ago.
+
+    Only rows written by a live refresh of their own source are deleted. Reference rows (the
+    bundled snapshot, loaded under its own run; rows stored without a run) stand as current
+    offers until a live source replaces them (``store.queries.current_offers``), so they stay raw
+    whatever their age; their days are aggregated like any other.
+    """
     now = now or datetime.now(UTC)
     cutoff = datetime.combine((now - timedelta(days=retention_days)).date(), time(), tzinfo=UTC)
     days = aggregates = deleted = 0
+    cursor: datetime | None = None
     while True:
         with session_scope(engine) as session:
-            oldest, _ = observation_bounds(session, before=cutoff)
+            oldest, _ = observation_bounds(session, before=cutoff, since=cursor)
             if oldest is None:
                 break
             start = datetime.combine(oldest.astimezone(UTC).date(), time(), tzinfo=UTC)
-            end = min(start + timedelta(days=1), cutoff)
-            written, removed = _compact_day(session, start, end)
-        days += 1
+            cursor = min(start + timedelta(days=1), cutoff)
+            written, removed = _compact_day(session, start, cursor)
+        days += removed > 0
         aggregates += written
         deleted += removed
     rolled_days, _ = roll_up(engine, now)
@@ -102,7 +109,9 @@ def _compact_day(session: Any, start: datetime, end: datetime) -> tuple[int, int
     covered = select(PriceDaily.id).where(PriceDaily.day == start.date(), PriceDaily.gpu == PriceObservation.gpu,
                                           PriceDaily.source == PriceObservation.source,
                                           PriceDaily.pricing == PriceObservation.pricing).exists()
-    result = session.execute(delete(PriceObservation).where(window, covered))
+    live = select(RefreshRun.id).where(RefreshRun.id == PriceObservation.refresh_run_id,
+                                       RefreshRun.source == PriceObservation.source).exists()
+    result = session.execute(delete(PriceObservation).where(window, covered, live))
     return written, int(result.rowcount or 0)
 
 

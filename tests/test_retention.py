@@ -30,8 +30,9 @@ def test_compaction_keeps_the_distribution_and_deletes_only_covered_rows(engine:
     rows.append(_obs(40, 1, "bogus", 0.01, flagged=True))          # implausible: counted, not used
     rows.append(_obs(40, 2, "a100", 1.2, gpu="a100-sxm-80gb"))
     rows += [_obs(2, 0, "m0", 2.4)]                                   # inside the window: stays raw
-    with session_scope(engine) as session:
-        queries.insert_price_observations(session, rows)
+    with session_scope(engine) as session:  # rows of a live refresh, as `rentbuy refresh` writes them
+        run = queries.start_refresh_run(session, "vast", NOW - timedelta(days=40))
+        queries.insert_price_observations(session, rows, refresh_run_id=run.id)
 
     result = compact(engine, retention_days=30, now=NOW)
     assert result.days == 1
@@ -141,3 +142,25 @@ def test_roll_up_fills_counts_for_days_aggregated_before_counts_existed(engine: 
     with session_scope(engine) as session:
         assert session.scalar(select(func.count()).select_from(PriceDaily)) == aggregates
         assert session.scalar(select(func.count(func.distinct(PriceDailyCount.day)))) == 21
+
+
+def test_compaction_keeps_the_bundled_snapshot_standing(engine: Any) -> None:
+    """Snapshot rows are months old but stand as current offers until a live source replaces
+    them; retention aggregates their days and keeps the rows."""
+    from jobs.seed import seed
+
+    seed(engine)
+    with session_scope(engine) as session:
+        before = queries.current_offers(session)
+        snapshot_rows = queries.row_counts(session)["price_observation"]
+    assert len(before) > 100
+
+    result = compact(engine, retention_days=30, now=NOW)
+    assert (result.days, result.raw_rows_deleted) == (0, 0)
+    assert result.aggregates_written > 0  # their days are in the daily history all the same
+    with session_scope(engine) as session:
+        assert queries.row_counts(session)["price_observation"] == snapshot_rows
+        after = queries.current_offers(session)
+    columns = ["source", "offer_key", "pricing", "usd_per_gpu_hour"]
+    pd.testing.assert_frame_equal(after[columns], before[columns])
+    assert compact(engine, retention_days=30, now=NOW).aggregates_written == 0  # nothing twice
