@@ -558,8 +558,8 @@ def week_windows(now: datetime) -> tuple[tuple[datetime, datetime], tuple[dateti
     """This week and last week as [start, end) in whole UTC days: the seven days before today's
     UTC midnight, and the seven before those.
 
-    Whole days because finished days are read from their per-price counts (exact medians in a few
-    milliseconds); a window ending mid-day would re-read up to two days of raw rows.
+    Whole days because ``store.retention`` stores each such week as its last day is rolled up, so
+    reading one is a lookup; a window ending mid-day would re-count up to two days of raw rows.
     """
     midnight = datetime.combine(now.astimezone(UTC).date(), time(), tzinfo=UTC)
     week = timedelta(days=WEEK_DAYS)

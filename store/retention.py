@@ -5,11 +5,15 @@ of rows. Past the window only the daily distribution per GPU, source and pricing
 (min, p10, median, p90, max, count). Day by day, in one transaction each: the aggregate is written
 first and the raw rows are deleted only where their aggregate exists.
 
+Only rows of a live refresh are deleted: the bundled snapshot's rows stand as current offers
+however old they are, so their days are aggregated and the rows kept.
+
 Every finished UTC day is also rolled up as soon as it ends, while its raw rows stay: reports read
 a day's statistics from its aggregate when there is one, so 90 days of history cost a few hundred
 rows instead of a million (bench/queries.py). Rolling up also writes the day's per-price counts
-(``price_daily_count``), from which the week-over-week medians are exact. A day is rolled up once;
-rows added to a past day later (a reparse of an old archive) do not change its aggregate.
+(``price_daily_count``), from which week medians are exact, and the statistics of the week that
+ends with the day (``price_window``), which the week-over-week table reads. A day is rolled up
+once; rows added to a past day later (a reparse of an old archive) do not change its aggregate.
 """
 
 from __future__ import annotations
@@ -98,9 +102,14 @@ def store_week(session: Any, window_end: datetime) -> int:
     the week-over-week reads ask for them; returns the rows written (existing ones are kept)."""
     stats = window_statistics(session, window_end - timedelta(days=WEEK_DAYS), window_end, stored=False)
     records = [{"window_end": window_end.date(), "days": WEEK_DAYS, "gpu": r.gpu, "pricing": r.pricing,
-                "cheapest": Decimal(str(round(r.cheapest, 6))), "median": Decimal(str(round(r.median, 6))),
+                "cheapest": _usd(r.cheapest), "median": _usd(r.median),
                 "offers": int(r.offers), "sources": r.sources} for r in stats.itertuples(index=False)]
     return insert_ignoring_duplicates(session, PriceWindow.__table__, records) if records else 0
+
+
+def _usd(value: float) -> Decimal:
+    """A computed price as the Numeric(14, 6) columns store it (exact decimal, not the float's tail)."""
+    return Decimal(str(round(value, 6)))
 
 
 def _compact_day(session: Any, start: datetime, end: datetime) -> tuple[int, int]:
@@ -132,8 +141,7 @@ def _aggregate_day(session: Any, start: datetime, end: datetime) -> tuple[int, i
     day: date = start.date()
     records = [
         {"day": day, "gpu": r.gpu, "source": r.source, "pricing": r.pricing,
-         **{k: Decimal(str(round(getattr(r, k), 6))) for k in ("usd_min", "usd_p10", "usd_median", "usd_p90",
-                                                                 "usd_max")},
+         **{k: _usd(getattr(r, k)) for k in ("usd_min", "usd_p10", "usd_median", "usd_p90", "usd_max")},
          "offers": int(r.offers), "flagged": int(r.flagged)}
         for r in stats.itertuples(index=False)
     ]
@@ -141,6 +149,6 @@ def _aggregate_day(session: Any, start: datetime, end: datetime) -> tuple[int, i
     counts = frame.groupby([*GROUP, "flagged", "usd_per_gpu_hour"], sort=False).size()
     counted = insert_ignoring_duplicates(session, PriceDailyCount.__table__, [
         {"day": day, "gpu": gpu, "source": source, "pricing": pricing, "flagged": bool(flagged),
-         "usd_per_gpu_hour": Decimal(str(round(usd, 6))), "observations": int(n)}
+         "usd_per_gpu_hour": _usd(usd), "observations": int(n)}
         for (gpu, source, pricing, flagged, usd), n in counts.items()])
     return written, counted
