@@ -56,10 +56,16 @@ def require(record: Mapping[str, Any], key: str, source: str, context: str) -> A
 
 
 def expect_list(value: Any, source: str, context: str) -> list[Any]:
+    """``value`` if it is a JSON array; anything else means the format changed."""
     if not isinstance(value, list):
         raise ProviderError(source, f"{context} is a {type(value).__name__}, not a list "
                                     "(the API format may have changed)")
     return value
+
+
+def require_list(record: Mapping[str, Any], key: str, source: str, context: str, name: str | None = None) -> list[Any]:
+    """``record[key]`` as a list; ``name`` is how the error names the field (default ``'key'``)."""
+    return expect_list(require(record, key, source, context), source, name or repr(key))
 
 
 def positive(value: Any) -> float | None:

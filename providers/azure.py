@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 import requests
 
 from providers import http
-from providers._common import check_observed_at, positive, require, source_settings, url
+from providers._common import check_observed_at, positive, require, require_list, source_settings, url
 from providers.base import PriceQuote, ProviderError
 from providers.gpus import UNKNOWN, instance_gpus
 
@@ -89,9 +89,7 @@ def _pricing(item: dict[str, Any]) -> str | None:
 def parse(payload: Any, observed_at: datetime) -> list[PriceQuote]:
     """Quotes from one Retail Prices page."""
     check_observed_at(observed_at)
-    items = require(payload, "Items", NAME, "the page")
-    if not isinstance(items, list):
-        raise ProviderError(NAME, "'Items' is not a list (the API format may have changed)")
+    items = require_list(payload, "Items", NAME, "the page")
     quotes: list[PriceQuote] = []
     seen: set[tuple[str, str]] = set()
     for item in items:

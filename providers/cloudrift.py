@@ -17,8 +17,8 @@ from typing import Any
 import requests
 
 from providers import http
-from providers._common import GLOBAL_REGION, check_observed_at, positive, require, source_settings, url
-from providers.base import PriceQuote, ProviderError
+from providers._common import GLOBAL_REGION, check_observed_at, positive, require, require_list, source_settings, url
+from providers.base import PriceQuote
 from providers.gpus import canonical_gpu
 
 NAME = "cloudrift"
@@ -35,9 +35,7 @@ def fetch(session: requests.Session, settings: Any) -> Iterator[Any]:
 def parse(payload: Any, observed_at: datetime) -> list[PriceQuote]:
     check_observed_at(observed_at)
     data = require(payload, "data", NAME, "the response")
-    instance_types = require(data, "instance_types", NAME, "'data'")
-    if not isinstance(instance_types, list):
-        raise ProviderError(NAME, "'instance_types' is not a list (the API format may have changed)")
+    instance_types = require_list(data, "instance_types", NAME, "'data'")
     quotes: list[PriceQuote] = []
     for instance_type in instance_types:
         brand = str(require(instance_type, "brand_short", NAME, "an instance type"))

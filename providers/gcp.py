@@ -20,7 +20,7 @@ from typing import Any
 import requests
 
 from providers import http
-from providers._common import check_observed_at, require, require_key, source_settings, url
+from providers._common import check_observed_at, expect_list, require, require_key, source_settings, url
 from providers.base import PriceQuote, ProviderError
 from providers.gpus import canonical_gpu
 
@@ -77,9 +77,8 @@ def parse(payload: Any, observed_at: datetime) -> list[PriceQuote]:
     check_observed_at(observed_at)
     if not isinstance(payload, dict):
         raise ProviderError(NAME, "the page is not a JSON object (the API format may have changed)")
-    skus = payload.get("skus", [])  # Google omits empty repeated fields, so no 'skus' is an empty page
-    if not isinstance(skus, list):
-        raise ProviderError(NAME, "'skus' is not a list (the API format may have changed)")
+    # Google omits empty repeated fields, so no 'skus' is an empty page
+    skus = expect_list(payload.get("skus", []), NAME, "'skus'")
     quotes: list[PriceQuote] = []
     for sku in skus:
         sku_id = require(sku, "skuId", NAME, "a sku")

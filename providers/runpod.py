@@ -17,7 +17,16 @@ from typing import Any
 import requests
 
 from providers import http
-from providers._common import GLOBAL_REGION, check_observed_at, positive, require, secret, source_settings, url
+from providers._common import (
+    GLOBAL_REGION,
+    check_observed_at,
+    positive,
+    require,
+    require_list,
+    secret,
+    source_settings,
+    url,
+)
 from providers.base import PriceQuote, ProviderError
 from providers.gpus import canonical_gpu
 
@@ -68,9 +77,7 @@ def parse(payload: Any, observed_at: datetime) -> list[PriceQuote]:
     check_observed_at(observed_at)
     _raise_graphql_errors(payload)
     data = require(payload, "data", NAME, "the GraphQL response")
-    gpu_types = require(data, "gpuTypes", NAME, "'data'")
-    if not isinstance(gpu_types, list):
-        raise ProviderError(NAME, "'data.gpuTypes' is not a list (the API format may have changed)")
+    gpu_types = require_list(data, "gpuTypes", NAME, "'data'", name="'data.gpuTypes'")
     quotes: list[PriceQuote] = []
     for gpu_type in gpu_types:
         type_id = require(gpu_type, "id", NAME, "a gpuType")

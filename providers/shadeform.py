@@ -23,10 +23,11 @@ from providers._common import (
     positive,
     require,
     require_key,
+    require_list,
     source_settings,
     url,
 )
-from providers.base import PriceQuote, ProviderError
+from providers.base import PriceQuote
 from providers.gpus import UNKNOWN, canonical_gpu
 
 NAME = "shadeform"
@@ -42,9 +43,7 @@ def fetch(session: requests.Session, settings: Any) -> Iterator[Any]:
 
 def parse(payload: Any, observed_at: datetime) -> list[PriceQuote]:
     check_observed_at(observed_at)
-    instance_types = require(payload, "instance_types", NAME, "the response")
-    if not isinstance(instance_types, list):
-        raise ProviderError(NAME, "'instance_types' is not a list (the API format may have changed)")
+    instance_types = require_list(payload, "instance_types", NAME, "the response")
     quotes: list[PriceQuote] = []
     for row in instance_types:
         cloud = require(row, "cloud", NAME, "an instance type")

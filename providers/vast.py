@@ -22,6 +22,7 @@ from providers._common import (
     positive,
     positive_int,
     require,
+    require_list,
     secret,
     source_settings,
     url,
@@ -62,9 +63,7 @@ def parse(payload: Any, observed_at: datetime) -> list[PriceQuote]:
     check_observed_at(observed_at)
     if isinstance(payload, dict) and payload.get("success") is False:
         raise ProviderError(NAME, f"search failed: {payload.get('msg') or payload.get('error') or payload}")
-    offers = require(payload, "offers", NAME, "the search response")
-    if not isinstance(offers, list):
-        raise ProviderError(NAME, "'offers' is not a list (the API format may have changed)")
+    offers = require_list(payload, "offers", NAME, "the search response")
     quotes: list[PriceQuote] = []
     for offer in offers:
         offer_id = require(offer, "id", NAME, "an offer")

@@ -272,3 +272,19 @@ def test_ebay_too_few_listings_gives_no_quote() -> None:
 def test_ebay_robust_median_drops_outliers() -> None:
     median, kept = ebay.robust_median([700, 720, 710, 690, 705, 40, 2500])
     assert median == 705 and 40 not in kept and 2500 not in kept
+
+
+@pytest.mark.parametrize(
+    ("parse", "payload", "field"),
+    [
+        (vast.parse, {"offers": {"id": 1}}, "'offers'"),
+        (runpod.parse, {"data": {"gpuTypes": {"id": "NVIDIA H100"}}}, "'data.gpuTypes'"),
+        (azure.parse, {"Items": "none"}, "'Items'"),
+        (gcp.parse, {"skus": {"name": "x"}}, "'skus'"),
+        (cloudrift.parse, {"data": {"instance_types": None}}, "'instance_types'"),
+        (shadeform.parse, {"instance_types": {"cloud": "aws"}}, "'instance_types'"),
+    ],
+)
+def test_a_list_field_that_is_not_a_list_is_drift_naming_the_field(parse: Any, payload: Any, field: str) -> None:
+    with pytest.raises(ProviderError, match=f"{field} is a .*, not a list"):
+        parse(payload, OBSERVED)
