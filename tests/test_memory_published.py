@@ -121,6 +121,13 @@ SOURCE_BOUNDS = {
     # First sight, worst +338 %: the 2x4090 LoRA row (config leaves checkpointing off) and the 70B LoRA
     # row (+141 %) cannot have run the table's stated sequence length on every sample (docs/accuracy.md).
     "torchtune-955": 3.45,
+    # Third sitting's fresh batch, entered blind and scored once (docs/accuracy.md, "Third sitting").
+    # LitGPT's FSDP rows (-48 % to -74 %) sit at or above the single-GPU peaks: not a sharded step.
+    "litgpt-resource-tables": 0.75,
+    "qwen1-profiling": 0.35,  # all under-estimated; counter and unit not stated by the source
+    "peft-fsdp-qlora-docs": 0.10,
+    "peft-deepspeed-docs": 0.10,
+    "torchtune-1909": 0.10,  # weights at init
 }
 
 
@@ -159,12 +166,13 @@ def test_each_source_within_its_bound(source_id: str) -> None:
 
 
 def test_held_out_error_stays_at_the_reported_figures() -> None:
-    # The issue asks for a held-out median of at most 15 % and 80 % of rows within +-30 %. The
-    # second is met (85 %); the median is not (17 %, docs/accuracy.md says which rows and why).
-    # These bounds record the measured figures so a change cannot make them worse unnoticed.
+    # The issue asks for a held-out median of at most 15 % and 80 % of rows within +-30 %. Over the
+    # 103 held-out rows the median is met (13.2 %) and the share is not (79.6 %: 82 rows of 103);
+    # docs/accuracy.md says which rows miss and why. These bounds record the measured figures so a
+    # change cannot make them worse unnoticed.
     summary = summarise(HOLDOUT)
-    assert summary["median_abs_error"] <= 0.19, summary
-    assert summary["within_30"] >= 0.80, summary
+    assert summary["median_abs_error"] <= 0.14, summary
+    assert summary["within_30"] >= 82 / 103 - 1e-9, summary
 
 
 #: First-sight scores of the sources added after the model was fitted (scored before any model or
@@ -173,12 +181,19 @@ FIRST_SIGHT = {
     "answerai-fsdp-qlora": (0.14, 0.54, 15 / 17),
     "torchtune-qlora-tutorial": (0.03, 0.40, 2 / 3),
     "torchtune-961": (0.09, 0.15, 1.00),
+    # Third sitting, model frozen at 1794b8e, scored once after the batch was committed (bac1421).
+    "litgpt-resource-tables": (0.128, 0.743, 17 / 27),
+    "qwen1-profiling": (0.138, 0.334, 16 / 18),
+    "peft-fsdp-qlora-docs": (0.054, 0.065, 1.00),
+    "peft-deepspeed-docs": (0.057, 0.079, 1.00),
+    "torchtune-1909": (0.055, 0.055, 1.00),
 }
 
 
 def test_new_sources_did_not_get_worse_than_first_sight() -> None:
     # The later modelling change (checkpointed layer inputs no longer scaled) was informed by the
-    # first-sight residuals; it must not have made any of those sources worse.
+    # first-sight residuals of the first three; it must not have made any of those sources worse,
+    # and no later change may make any first-sight source worse either.
     for source, (median, worst, within) in FIRST_SIGHT.items():
         s = summarise(r for r in SCORED if r.source_id == source)
         assert s["median_abs_error"] <= median + 0.02, (source, s)
@@ -255,8 +270,9 @@ def markdown_report() -> str:
                      f"{s['rule_worst_abs_error']:.0%} |")
     for split in ("fit", "holdout"):
         s = summarise(r for r in scored if r.split == split)
-        lines.append(f"| **all {split} rows** | {split} | {s['rows']:.0f} | {s['median_abs_error']:.0%} | "
-                     f"{s['worst_abs_error']:.0%} | {s['within_30']:.0%} | {s['rule_median_abs_error']:.0%} | "
+        # one decimal on the totals: they are compared with the issue's 15 % and 80 % targets
+        lines.append(f"| **all {split} rows** | {split} | {s['rows']:.0f} | {s['median_abs_error']:.1%} | "
+                     f"{s['worst_abs_error']:.0%} | {s['within_30']:.1%} | {s['rule_median_abs_error']:.0%} | "
                      f"{s['rule_worst_abs_error']:.0%} |")
     return "\n".join(lines)
 
