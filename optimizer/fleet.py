@@ -403,9 +403,28 @@ class _Program:
             return Infeasible(name, f"no plan meets the demand ({result.message.strip()})")
         return self._plan(name, np.asarray(result.x))
 
+    def _cover_shortfall(self, solution: np.ndarray) -> np.ndarray:
+        """HiGHS meets each demand row only to its feasibility tolerance (a plan found short by 1e-6 h),
+        and the dust clean-up can take a little more: top up the option doing most of that class's work
+        that week, so the plan serves every hour it is asked for and its cost counts them."""
+        weeks, x0 = self.weeks, len(self.owned) + len(self.rented)
+        y0 = x0 + len(self.own_pairs) * weeks
+        columns = [(x0 + k * weeks, self.owned[i].speed, c) for k, (i, c) in enumerate(self.own_pairs)]
+        columns += [(y0 + k * weeks, self.rented[j].speed, c) for k, (j, c) in enumerate(self.rent_pairs)]
+        for c in range(len(self.demand.classes)):
+            mine = [(start, speed) for start, speed, cc in columns if cc == c]
+            if not mine:
+                continue
+            work = np.array([speed * solution[start:start + weeks] for start, speed in mine])
+            short = self.demand.gpu_hours[:, c] - work.sum(axis=0)
+            for week in np.nonzero(short > 0)[0]:
+                start, speed = mine[int(work[:, week].argmax())]
+                solution[start + week] += short[week] / speed
+        return solution
+
     def _plan(self, name: str, solution: np.ndarray) -> FleetPlan:
         # HiGHS leaves feasibility-tolerance dust (1e-11 h) on unused variables; an hour's millionth is 0.
-        solution = np.where(np.abs(solution) < 1e-6, 0.0, solution)
+        solution = self._cover_shortfall(np.where(np.abs(solution) < 1e-6, 0.0, solution))
         weeks, n_own, n_rent = self.weeks, len(self.owned), len(self.rented)
         x0 = n_own + n_rent
         y0 = x0 + len(self.own_pairs) * weeks

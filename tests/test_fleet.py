@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from optimizer.costs import Infeasible, OwnOption, RentOption
@@ -140,6 +140,8 @@ def test_duplicate_candidates_are_rejected() -> None:
 @settings(max_examples=25, deadline=None)
 @given(st.lists(st.tuples(st.floats(0.0, 400.0), st.floats(0.0, 80.0)), min_size=1, max_size=12),
        st.floats(0.2, 3.0), st.floats(800.0, 3000.0), st.floats(0.0, 0.15))
+# Found by hypothesis: HiGHS met week 1 only to its feasibility tolerance (4.999999 of 5 hours).
+@example([(0.0, 5.0), (7.0, 6.103515625e-05)], 3.0, 800.0, 0.0)
 def test_plan_is_never_costlier_than_all_rent_or_all_own(weeks: list[tuple[float, float]], rent_price: float,
                                                          card_price: float, rate: float) -> None:
     hours = np.array(weeks)
@@ -159,4 +161,4 @@ def test_plan_is_never_costlier_than_all_rent_or_all_own(weeks: list[tuple[float
     served = result.plan.owned_busy_hours[owned[0].option.label] * 1.0 \
         + result.plan.owned_busy_hours[owned[1].option.label] * 1.8 \
         + result.plan.rented_hours[rented[0].option.label] * 3.0
-    assert np.all(served >= hours.sum(axis=1) - 1e-6)
+    assert np.all(served >= hours.sum(axis=1) - 1e-9)
