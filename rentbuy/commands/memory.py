@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from decimal import Decimal
 from typing import Any
 
 from rentbuy.errors import UsageError
@@ -105,7 +106,8 @@ def run(args: argparse.Namespace) -> int:
     estimate = estimate_memory(job)
     arch = job.architecture
     gpus = report["gpus"]
-    breakdown = [{"component": name, "GB": value / GB, "GiB": value / GIB}
+    # Decimal keeps two places in every cell and the column right-aligned
+    breakdown = [{"component": name, "GB": Decimal(f"{value / GB:.2f}"), "GiB": Decimal(f"{value / GIB:.2f}")}
                  for name, value in estimate.breakdown.items()]
     print(f"{arch.name}, {job.method} ({job.framework}), {job.num_gpus} GPU(s), micro-batch "
           f"{job.micro_batch_size} x {job.seq_len} tokens; {estimate.total_params / 1e9:.2f}B parameters, "
