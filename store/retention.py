@@ -13,7 +13,10 @@ a day's statistics from its aggregate when there is one, so 90 days of history c
 rows instead of a million (bench/queries.py). Rolling up also writes the day's per-price counts
 (``price_daily_count``), from which week medians are exact, and the statistics of the week that
 ends with the day (``price_window``), which the week-over-week table reads. A day is rolled up
-once; rows added to a past day later (a reparse of an old archive) do not change its aggregate.
+once, so it waits until no refresh can still write into it: ``ROLL_UP_GRACE`` after it ends, and
+longer while a refresh that started before then is still running (a refresh stamps every row with
+the slot it began in, and may commit long after). Rows added to a past day later still (a reparse
+of an old archive) do not change its aggregate.
 """
 
 from __future__ import annotations
@@ -31,6 +34,13 @@ from store.db import session_scope
 from store.models import PriceDaily, PriceDailyCount, PriceObservation, PriceWindow, RefreshRun
 from store.queries import WEEK_DAYS, insert_ignoring_duplicates, observation_bounds, observed_gpus, window_statistics
 from store.stats import GROUP, daily_statistics
+
+#: How long after a UTC day ends it is rolled up: longer than any refresh takes from its start (the
+#: slot its rows are stamped with) to its commit.
+ROLL_UP_GRACE = timedelta(hours=6)
+#: A run still marked running after this long belongs to a process that died; the next refresh of
+#: its source marks it failed. It no longer holds roll-up back.
+DEAD_RUN_AFTER = timedelta(hours=12)
 
 
 @dataclass(frozen=True)
@@ -69,8 +79,8 @@ def compact(engine: Engine, retention_days: int, now: datetime | None = None) ->
 
 
 def roll_up(engine: Engine, now: datetime | None = None) -> tuple[int, int]:
-    """Aggregate every finished UTC day (before today) after the last one rolled up, keeping its
-    raw rows; returns (days, aggregate rows written). Each day is one transaction.
+    """Aggregate every settled UTC day (see ``ROLL_UP_GRACE``) after the last one rolled up,
+    keeping its raw rows; returns (days, aggregate rows written). Each day is one transaction.
 
     Days are rolled up in order, so every day before the newest one with counts is done: a call
     with nothing to do costs two index probes per GPU (the scheduler calls it after each
@@ -78,10 +88,13 @@ def roll_up(engine: Engine, now: datetime | None = None) -> tuple[int, int]:
     rows are kept as they are). Readers check each day's counts, so a day that never gets them
     (rows added to it after a later day was rolled up) is read from raw rows, still exact.
     """
-    now = now or datetime.now(UTC)
-    midnight = datetime.combine(now.astimezone(UTC).date(), time(), tzinfo=UTC)
+    now = (now or datetime.now(UTC)).astimezone(UTC)
     with session_scope(engine) as session:
         last_done = session.scalar(select(func.max(PriceDailyCount.day)))
+        running_since = session.scalar(select(func.min(RefreshRun.started_at)).where(
+            RefreshRun.status == "running", RefreshRun.started_at > now - DEAD_RUN_AFTER))
+    settled = min(now, running_since or now) - ROLL_UP_GRACE
+    midnight = datetime.combine(settled.astimezone(UTC).date(), time(), tzinfo=UTC)  # days before it are final
     cursor = datetime.combine(last_done, time(), tzinfo=UTC) + timedelta(days=1) if last_done else None
     days = written = 0
     while True:

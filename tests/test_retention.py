@@ -164,3 +164,36 @@ def test_compaction_keeps_the_bundled_snapshot_standing(engine: Any) -> None:
     columns = ["source", "offer_key", "pricing", "usd_per_gpu_hour"]
     pd.testing.assert_frame_equal(after[columns], before[columns])
     assert compact(engine, retention_days=30, now=NOW).aggregates_written == 0  # nothing twice
+
+
+def test_a_day_is_rolled_up_only_once_no_refresh_can_still_write_into_it(engine: Any) -> None:
+    """A refresh stamps its rows with the slot it began in and may commit after midnight: rolling
+    the day up at 00:10 would freeze its statistics without those rows (and retention would later
+    delete them uncounted)."""
+    from store.retention import DEAD_RUN_AFTER, ROLL_UP_GRACE, roll_up
+
+    day = datetime(2026, 11, 20, tzinfo=UTC)
+    early = [_obs(8, 22, f"m{i}", 2.0) for i in range(3)]   # 20 November, 22:00
+    late = [_obs(8, 23, f"m{i}", 1.0) for i in range(3)]    # 23:00 slot, committed after midnight
+    with session_scope(engine) as session:
+        queries.insert_price_observations(session, early)
+    assert roll_up(engine, now=day + timedelta(days=1, minutes=10)) == (0, 0)  # not settled yet
+    with session_scope(engine) as session:
+        queries.insert_price_observations(session, late)
+        slow = queries.start_refresh_run(session, "aws", day + timedelta(hours=23, minutes=30))  # still running
+    settled = day + timedelta(days=1) + ROLL_UP_GRACE
+    assert roll_up(engine, now=settled) == (0, 0)  # held back by the run that began before midnight
+    with session_scope(engine) as session:
+        queries.finish_refresh_run(session, session.get(type(slow), slow.id), "ok")
+    assert roll_up(engine, now=settled)[0] == 1
+    with session_scope(engine) as session:
+        stats = queries.window_statistics(session, day, day + timedelta(days=1))
+    assert (stats["cheapest"].min(), int(stats["offers"].sum())) == (pytest.approx(1.0), 6)
+
+    # A run left "running" by a process that died does not hold roll-up back for ever.
+    with session_scope(engine) as session:
+        queries.insert_price_observations(session, [_obs(7, 5, "m9", 3.0)])  # 21 November
+        died = day + timedelta(days=1, hours=23, minutes=30)
+        queries.start_refresh_run(session, "aws", died)
+    assert roll_up(engine, now=day + timedelta(days=2) + ROLL_UP_GRACE) == (0, 0)
+    assert roll_up(engine, now=died + DEAD_RUN_AFTER + timedelta(minutes=1))[0] == 1
