@@ -139,6 +139,31 @@ class ScheduleSettings(BaseModel):
     timezone: str = "UTC"
     retention_days: int = Field(30, ge=1)
 
+    @field_validator("weekly_report_time")
+    @classmethod
+    def _check_time(cls, value: str) -> str:
+        """A 24-hour HH:MM, checked here so a typo fails at start, not when the scheduler parses it."""
+        hour, colon, minute = value.strip().partition(":")
+        digits = f"{hour}{minute}"
+        if (colon and digits.isascii() and digits.isdigit() and 1 <= len(hour) <= 2 and len(minute) == 2
+                and int(hour) < 24 and int(minute) < 60):
+            return f"{int(hour):02d}:{minute}"
+        raise ValueError(f"RENTBUY_SCHEDULE__WEEKLY_REPORT_TIME must be a 24-hour time HH:MM such as 07:00, "
+                         f"not {value!r}.")
+
+    @field_validator("timezone")
+    @classmethod
+    def _check_timezone(cls, value: str) -> str:
+        """An IANA name the scheduler and the weekly week label can both use."""
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"RENTBUY_SCHEDULE__TIMEZONE must be an IANA time zone such as UTC or "
+                             f"Europe/Berlin, not {value!r}.") from None
+        return value
+
 
 class WebSettings(BaseModel):
     host: str = "127.0.0.1"

@@ -6,8 +6,10 @@ Guarantees, each source on its own:
   so a failure is recorded even though its rows are rolled back;
 - ``observed_at`` is the run time truncated to the refresh interval, so a repeated or concurrent
   refresh adds nothing (the observation's natural key already exists);
-- the raw payload is archived (gzip) before parsing, so ``reparse`` can re-derive history later;
-- one source failing never stops the others.
+- the raw payload is archived (gzip) before parsing, so ``reparse`` can parse it again later (it
+  adds rows not stored yet; it does not change stored ones);
+- one source failing never stops the others;
+- a dry run fetches and parses in memory: no database write, no archive.
 """
 
 from __future__ import annotations
@@ -60,6 +62,7 @@ class SourceResult:
     raw_path: str | None = None
     run_id: int | None = None
     seconds: float = 0.0
+    note: str | None = None  # what a successful run wants the reader to know (a reparse's counts)
 
 
 def observation_time(now: datetime, interval_minutes: int) -> datetime:
@@ -147,6 +150,9 @@ def refresh_source(
         return _record_skip(engine, source.name, "no API key configured "
                             f"(set RENTBUY_PROVIDERS__{source.name.upper()}__API_KEY)", dry_run)
 
+    if dry_run:
+        return _dry_run_source(source, source_settings, observed_at, http_session, progress, started)
+
     with try_lock(engine, f"refresh-{source.name}", settings.data_dir / "locks") as locked:
         if not locked:
             return SourceResult(source.name, "skipped", error="another refresh of this source is running")
@@ -165,7 +171,7 @@ def refresh_source(
             result.unknown_gpu_names, result.quotes_flagged = set(parsed.unknown_gpu_names), parsed.flagged
             result.quotes_parsed = len(quotes)
             with session_scope(engine) as session:
-                result.rows_written = 0 if dry_run else _store(session, source, quotes, run_id)
+                result.rows_written = _store(session, source, quotes, run_id)
                 run = session.get(type(run), run_id)
                 queries.finish_refresh_run(session, run, "ok", quotes_parsed=result.quotes_parsed,
                                            rows_written=result.rows_written,
@@ -183,6 +189,26 @@ def refresh_source(
             result.raw_path = str(raw) if raw.exists() else None
         result.seconds = time.monotonic() - started
         return result
+
+
+def _dry_run_source(source: Source, source_settings: Any, observed_at: datetime, http_session: Any,
+                    progress: Progress, started: float) -> SourceResult:
+    """Fetch and parse in memory only: a dry run writes no refresh_run row (which ``due_jobs``
+    would count as a refresh) and archives nothing."""
+    result = SourceResult(source.name, "failed")
+    try:
+        progress(source.name, "fetching", None)
+        parsed = parse_pages(source.name, source.fetch(http_session, source_settings), observed_at,
+                             on_page=lambda count: progress(source.name, "parsed", count))
+        result.unknown_gpu_names, result.quotes_flagged = set(parsed.unknown_gpu_names), parsed.flagged
+        result.quotes_parsed = len(parsed.quotes)
+        result.status = "ok"
+        progress(source.name, "written", 0)
+    except Exception as exc:  # one bad source must not stop the others
+        result.error = _error_text(exc)
+        log.warning("dry run of %s failed: %s", source.name, result.error)
+    result.seconds = time.monotonic() - started
+    return result
 
 
 def _record_skip(engine: Engine, name: str, reason: str, dry_run: bool) -> SourceResult:
@@ -212,15 +238,27 @@ def refresh(
         if stop is not None and stop.is_set():
             log.info("stop requested: %s and later sources not refreshed", source.name)
             break
-        # One HTTP session per source: credentials are bound to that source's host only.
-        results.append(refresh_source(engine, source, settings, observed_at,
-                                      http_session=http_session or make_session(), dry_run=dry_run,
-                                      progress=progress))
+        # One HTTP session per source: credentials are bound to that source's host only. Close the
+        # ones made here (their pooled connections would otherwise outlive every scheduled run);
+        # a caller's session is the caller's to close.
+        own = make_session() if http_session is None else None
+        try:
+            results.append(refresh_source(engine, source, settings, observed_at,
+                                          http_session=own or http_session, dry_run=dry_run,
+                                          progress=progress))
+        finally:
+            if own is not None:
+                own.close()
     return results
 
 
 def reparse(engine: Engine, run_id: int, source: Source, settings: Settings) -> SourceResult:
-    """Parse a run's archived payload again (after a parser fix) and store what it yields."""
+    """Parse a run's archived payload again and store the rows not stored yet.
+
+    It adds rows; it does not change stored ones (a corrected row has the same natural key as the
+    stored one, so it is skipped), and its run is marked with ``REPARSE_NOTE`` so it never counts
+    as a refresh of the source. The note says how many parsed rows were already stored.
+    """
     with session_scope(engine) as session:
         run = queries.get_refresh_run(session, run_id)
         if run is None or not run.raw_path:
@@ -234,14 +272,17 @@ def reparse(engine: Engine, run_id: int, source: Source, settings: Settings) -> 
     with session_scope(engine) as session:
         run = queries.start_refresh_run(session, source.name, datetime.now(UTC))
         written = _store(session, source, parsed.quotes, run.id)
-        queries.finish_refresh_run(session, run, "ok", quotes_parsed=len(parsed.quotes), rows_written=written,
+        parsed_count = len(parsed.quotes)
+        note = (f"{queries.REPARSE_NOTE}{run_id}: parsed {parsed_count}, new {written}, already stored "
+                f"{parsed_count - written} (a reparse adds rows; it does not change stored ones)")
+        queries.finish_refresh_run(session, run, "ok", quotes_parsed=parsed_count, rows_written=written,
                                    unknown_gpu_names=unknown, quotes_flagged=parsed.flagged, raw_path=str(raw),
-                                   error=f"reparse of run {run_id}")
-        return SourceResult(source.name, "ok", len(parsed.quotes), written, unknown, parsed.flagged,
-                            run_id=run.id, raw_path=str(raw))
+                                   error=note)
+        return SourceResult(source.name, "ok", parsed_count, written, unknown, parsed.flagged,
+                            run_id=run.id, raw_path=str(raw), note=note)
 
 
 def summary_rows(results: Iterable[SourceResult]) -> list[Mapping[str, Any]]:
     return [{"source": r.source, "status": r.status, "parsed": r.quotes_parsed, "written": r.rows_written,
              "unknown_gpus": len(r.unknown_gpu_names), "flagged": r.quotes_flagged,
-             "seconds": round(r.seconds, 2), "error": r.error or ""} for r in results]
+             "seconds": round(r.seconds, 2), "error": r.error or r.note or ""} for r in results]

@@ -1,9 +1,10 @@
 """The scheduler service behind ``rentbuy serve``: refresh, weekly report, retention.
 
 APScheduler 3 keeps its job table in the project database (``SQLAlchemyJobStore``), so a restart
-resumes the schedule instead of forgetting it; jobs are added under fixed ids with
-``replace_existing`` so restarts never duplicate them. ``coalesce`` plus a grace time make a
-service that was down run a missed job once, not once per missed slot.
+resumes the schedule instead of forgetting it; jobs are added under fixed ids, replaced only when
+their definition changed, so restarts never duplicate them and keep a stored next run time.
+``coalesce`` plus a grace time make a service that was down run a missed job once, not once per
+missed slot; ``serve`` also runs a due refresh or weekly report at start.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import signal
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from config.settings import Settings, get_settings
@@ -70,12 +71,49 @@ def build_scheduler(settings: Settings | None = None, blocking: bool = True) -> 
     return scheduler
 
 
+def _stored_jobs(settings: Settings) -> dict[str, Any]:
+    """The jobs in the persistent store, by id, read without writing (no table: none stored)."""
+    from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+    from sqlalchemy import inspect
+
+    store = SQLAlchemyJobStore(url=settings.effective_database_url, tablename="apscheduler_jobs")
+    try:
+        if not inspect(store.engine).has_table(store.jobs_t.name):
+            return {}
+        return {job.id: job for job in store.get_all_jobs()}
+    finally:
+        store.shutdown()
+
+
+def _trigger_state(trigger: Any) -> tuple[type, dict[str, Any]]:
+    # An IntervalTrigger's start_date is "now" when it is built: not part of what it means.
+    state = dict(trigger.__getstate__())
+    state.pop("start_date", None)
+    return type(trigger), state
+
+
+def _unchanged(job: Any, spec: JobSpec, trigger: Any) -> bool:
+    return (job.func_ref == spec.func and job.name == spec.description
+            and job.misfire_grace_time == spec.misfire_grace_seconds and job.coalesce and job.max_instances == 1
+            and _trigger_state(job.trigger) == _trigger_state(trigger))
+
+
 def register_jobs(scheduler: Any, settings: Settings, run_now: Iterable[str] = ()) -> None:
-    """Add (or replace) our jobs; those named in ``run_now`` fire at once instead of waiting a
-    whole interval (a service started with stale prices refreshes straight away)."""
+    """Add our jobs, or replace those whose definition changed; those named in ``run_now`` fire
+    at once instead of waiting a whole interval (a service started with stale prices refreshes
+    straight away).
+
+    A stored job whose definition is unchanged is left as it is: replacing it would overwrite its
+    stored next run time with the trigger's next *future* time and drop a run missed while the
+    service was down.
+    """
     by_id = triggers(settings)
     now_ids = set(run_now)
+    stored = _stored_jobs(settings)
     for spec in JOBS:
+        existing = stored.get(spec.id)
+        if spec.id not in now_ids and existing is not None and _unchanged(existing, spec, by_id[spec.id]):
+            continue
         extra = {"next_run_time": datetime.now(UTC)} if spec.id in now_ids else {}
         scheduler.add_job(spec.func, trigger=by_id[spec.id], id=spec.id, name=spec.description,
                           replace_existing=True, coalesce=True, max_instances=1,
@@ -83,17 +121,22 @@ def register_jobs(scheduler: Any, settings: Settings, run_now: Iterable[str] = (
 
 
 def job_table(settings: Settings | None = None) -> list[dict[str, Any]]:
-    """Each job with its trigger and next run time, as the persistent store has them."""
+    """Each job with its trigger and next run time, as the persistent store has them.
+
+    Only reads: a listing must not reschedule the running service. A job not stored yet (no
+    service has started) shows the next time its configured trigger would fire.
+    """
     settings = settings or get_settings()
-    scheduler = build_scheduler(settings, blocking=False)
-    scheduler.start(paused=True)
-    try:
-        register_jobs(scheduler, settings)
-        return [{"job": job.id, "what": job.name, "trigger": str(job.trigger),
-                 "next_run": job.next_run_time.astimezone(UTC) if job.next_run_time else None}
-                for job in scheduler.get_jobs()]
-    finally:
-        scheduler.shutdown(wait=False)
+    stored, by_id = _stored_jobs(settings), triggers(settings)
+    now = datetime.now(UTC)
+    rows = []
+    for spec in JOBS:
+        job, trigger = stored.get(spec.id), by_id[spec.id]
+        next_run = job.next_run_time if job is not None else trigger.get_next_fire_time(None, now)
+        rows.append({"job": spec.id, "what": job.name if job is not None else spec.description,
+                     "trigger": str(job.trigger if job is not None else trigger),
+                     "next_run": next_run.astimezone(UTC) if next_run else None})
+    return rows
 
 
 # --- the job functions (module-level so the persistent store can reference them) ---------------
@@ -137,27 +180,40 @@ def run_retention() -> None:
 
 def due_jobs(settings: Settings, now: datetime | None = None) -> list[str]:
     """Which jobs are due now, judged from the data itself (so cron needs no scheduler state):
-    refresh when no source succeeded within the interval; the weekly report once its weekly time
-    has passed this ISO week and it was not delivered; retention always (it is idempotent)."""
+    refresh when no source's successful run started in the current refresh interval slot (a reparse
+    is no refresh); the weekly report once its weekly time has passed this ISO week (both in the
+    schedule's timezone) and it was not delivered; retention always (it is idempotent)."""
+    from jobs.refresh import observation_time
     from rentbuy.context import open_database
     from store import queries
     from store.db import session_scope
 
     now = now or datetime.now(UTC)
+    interval = settings.schedule.refresh_minutes
     engine = open_database(settings)
     due = []
     with session_scope(engine) as session:
-        last = max(queries.last_success_by_source(session, exclude=("bundled-snapshot",)).values(), default=None)
-        if last is None or now - last >= timedelta(minutes=settings.schedule.refresh_minutes):
+        # Measured by observation slot of the last successful start, not from its end: a run's
+        # duration would otherwise push every next refresh one cron tick later.
+        last = max(queries.last_success_by_source(session, exclude=("bundled-snapshot",), started=True).values(),
+                   default=None)
+        if last is None or observation_time(now, interval) > observation_time(last, interval):
             due.append("refresh")
-        if _weekly_time_passed(settings, now) and not queries.week_delivered(session, _iso_week(now)):
+        if _weekly_time_passed(settings, now) and not queries.week_delivered(session, schedule_week(settings, now)):
             due.append("weekly-report")
     due.append("retention")
     return due
 
 
-def _iso_week(when: datetime) -> str:
-    year, week, _ = when.isocalendar()
+def schedule_week(settings: Settings, now: datetime) -> str:
+    """The ISO week label of ``now`` in the schedule's timezone, e.g. ``2026-W48``.
+
+    The weekly slot is local time, so the week it falls in must be too: a UTC label changes on a
+    different day and would let one local week be sent twice.
+    """
+    from zoneinfo import ZoneInfo
+
+    year, week, _ = now.astimezone(ZoneInfo(settings.schedule.timezone)).isocalendar()
     return f"{year}-W{week:02d}"
 
 
@@ -196,7 +252,8 @@ def serve(settings: Settings | None = None, on_stop: Callable[[], None] | None =
     """
     settings = settings or get_settings()
     scheduler = build_scheduler(settings, blocking=True)
-    due_now = [job for job in due_jobs(settings) if job == "refresh"]
+    # A refresh or weekly report missed while the service was down runs now, not a period later.
+    due_now = [job for job in due_jobs(settings) if job in ("refresh", "weekly-report")]
     register_jobs(scheduler, settings, run_now=due_now)
 
     def stop(signum: int, _frame: object) -> None:

@@ -13,6 +13,7 @@ from sqlalchemy.engine import Engine
 
 from config.settings import Settings, get_settings
 from jobs.mailer import MailError, send
+from jobs.scheduler import schedule_week
 from rentbuy.planning import plan
 from rentbuy.pricebook import PriceBook
 from rentbuy.workloads import standard_workloads
@@ -55,8 +56,9 @@ def build_weekly(engine: Engine, settings: Settings, now: datetime | None = None
     plans = [(w, plan(workload=w.workload, settings=settings, prices=book_now),
               plan(workload=w.workload, settings=settings, prices=book_then)) for w in standard_workloads()]
     street = street_moves(street_summary(purchases), street_summary(purchases_then))
+    # The job decides and records the week in the schedule's timezone; the e-mail names that week.
     return compose(now, price_moves(this_week, last_week), street, plans, failures, newest,
-                   settings.stale_after_days)
+                   settings.stale_after_days, week=schedule_week(settings, now))
 
 
 def build_message(content: WeeklyContent, sender: str, recipients: list[str]) -> EmailMessage:
@@ -119,9 +121,16 @@ def send_weekly(settings: Settings | None = None, *, dry_run: bool = False, forc
             deliveries.fail(session, delivery_id, str(exc))
             raise WeeklyReportError(f"The weekly report for {content.iso_week} was not sent ({exc}); "
                                     "it will be retried.") from exc
-        archived = _archive(content, settings.data_dir)
-        deliveries.complete(session, delivery_id, str(archived))
+        # Sent: record it before anything else can fail, or the week would be sent again.
+        deliveries.complete(session, delivery_id)
         log.info("weekly report %s sent to %d recipients", content.iso_week, len(recipients))
+        archived: Path | None = None
+        try:
+            archived = _archive(content, settings.data_dir)
+            deliveries.record_archive(session, delivery_id, str(archived))
+        except Exception as exc:  # best effort: the message is out; a missing copy must not resend it
+            session.rollback()
+            log.error("weekly report %s was sent but not archived: %s", content.iso_week, exc)
         return WeeklyOutcome("sent", content.iso_week, tuple(recipients), archived, content.subject)
     finally:
         session.close()

@@ -186,7 +186,8 @@ def parse_pages(
         seen.add(key)
         unique.append(quote)
     result.quotes = bounds.apply(unique)
-    result.flagged = sum(1 for q in result.quotes if q.flagged)
+    # Quotes ``apply`` dropped (a price no column can hold) count as flagged.
+    result.flagged = sum(1 for q in result.quotes if q.flagged) + len(unique) - len(result.quotes)
     result.unknown_gpu_names = dict(Counter(q.gpu_raw_name or "(blank)" for q in result.quotes if q.gpu == UNKNOWN))
     return result
 

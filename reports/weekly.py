@@ -119,12 +119,14 @@ def _break_even_rows(plans: list[tuple[Any, Any, Any]]) -> list[dict[str, Any]]:
 
 
 def compose(now: datetime, moves: pd.DataFrame, street: pd.DataFrame, plans: list[tuple[Any, Any, Any]],
-            failures: list[Any], newest: datetime | None, stale_after_days: float) -> WeeklyContent:
-    """The e-mail from the week's numbers: ``plans`` are (workload, plan now, plan a week ago)."""
+            failures: list[Any], newest: datetime | None, stale_after_days: float,
+            week: str | None = None) -> WeeklyContent:
+    """The e-mail from the week's numbers: ``plans`` are (workload, plan now, plan a week ago).
+    ``week`` is the ISO week it counts as (the job passes the schedule timezone's; default UTC's)."""
     from reports.document import html, text
 
     stale = newest is None or now - newest > timedelta(days=stale_after_days)
-    week = iso_week(now)
+    week = week or iso_week(now)
     subject = f"rentbuy {week}: {_headline_move(moves)}; {_decision(plans)}"
     freshness = f"Newest rental price: {newest:%Y-%m-%d %H:%M UTC}." if newest else "No rental prices stored."
     if stale:

@@ -11,7 +11,7 @@ import hashlib
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -30,7 +30,9 @@ def claim(session: Session, iso_week: str, recipients: Sequence[str], *, force: 
           now: datetime | None = None) -> int | None:
     """The delivery id to send under, or None when this week is sent (or being sent) already.
 
-    Commits the claim at once, so a concurrent sender sees it.
+    Commits the claim at once, so a concurrent sender sees it. Taking over an existing row is a
+    compare-and-set on the status and claim time that were read (SELECT ... FOR UPDATE locks
+    nothing on SQLite), so of two racing senders exactly one wins.
     """
     now = now or datetime.now(UTC)
     key = recipients_key(recipients)
@@ -42,9 +44,18 @@ def claim(session: Session, iso_week: str, recipients: Sequence[str], *, force: 
         if (row.status == "sent" and not force) or busy:
             session.rollback()
             return None
-        row.status, row.claimed_at, row.error = "claimed", now, None
+        row_id, seen_status, seen_at = row.id, row.status, row.claimed_at
+        taken = session.execute(
+            update(ReportDelivery)
+            .where(ReportDelivery.id == row_id, ReportDelivery.status == seen_status,
+                   ReportDelivery.claimed_at.is_not_distinct_from(seen_at))
+            .values(status="claimed", claimed_at=now, error=None)
+            .execution_options(synchronize_session=False))
+        if taken.rowcount != 1:  # another sender took it between our read and our write
+            session.rollback()
+            return None
         session.commit()
-        return row.id
+        return row_id
     row = ReportDelivery(iso_week=iso_week, recipients_key=key, recipients=", ".join(recipients),
                          status="claimed", claimed_at=now)
     session.add(row)
@@ -60,6 +71,14 @@ def complete(session: Session, delivery_id: int, archive_path: str | None = None
     row = session.get(ReportDelivery, delivery_id)
     assert row is not None
     row.status, row.sent_at, row.archive_path, row.error = "sent", datetime.now(UTC), archive_path, None
+    session.commit()
+
+
+def record_archive(session: Session, delivery_id: int, archive_path: str) -> None:
+    """Where the sent report was archived (written after ``complete``: archiving is best effort)."""
+    row = session.get(ReportDelivery, delivery_id)
+    assert row is not None
+    row.archive_path = archive_path
     session.commit()
 
 

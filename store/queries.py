@@ -26,6 +26,7 @@ from sqlalchemy import (
     func,
     literal,
     literal_column,
+    or_,
     select,
     text,
     union_all,
@@ -259,10 +260,22 @@ def refresh_runs(session: Session, limit: int = 50, source: str | None = None) -
     return list(session.scalars(query))
 
 
-def last_success_by_source(session: Session, exclude: Iterable[str] = ()) -> dict[str, datetime]:
-    """When each source last refreshed successfully."""
-    query = (select(RefreshRun.source, func.max(RefreshRun.finished_at))
-             .where(RefreshRun.status == "ok").group_by(RefreshRun.source))
+# The start of a reparse run's ``error`` text: such a run re-reads an old payload, it is no refresh.
+REPARSE_NOTE = "reparse of run "
+
+
+def last_success_by_source(session: Session, exclude: Iterable[str] = (), *,
+                           started: bool = False) -> dict[str, datetime]:
+    """When each source last refreshed successfully (a reparse is not a refresh).
+
+    ``started``: the successful run's start rather than its end, which is what a refresh interval
+    is measured from (an end drifts later by each run's duration).
+    """
+    column = RefreshRun.started_at if started else RefreshRun.finished_at
+    query = (select(RefreshRun.source, func.max(column))
+             .where(RefreshRun.status == "ok",
+                    or_(RefreshRun.error.is_(None), RefreshRun.error.not_like(f"{REPARSE_NOTE}%")))
+             .group_by(RefreshRun.source))
     if exclude:
         query = query.where(RefreshRun.source.not_in(list(exclude)))
     return {source: _utc(when) for source, when in session.execute(query) if when is not None}

@@ -122,3 +122,32 @@ def test_responses_mock_is_strict_about_unregistered_requests() -> None:
         session, _ = quick_session(max_attempts=1)
         with pytest.raises(ProviderError):
             registry.collect("cloudrift", provider_settings("https://api.cloudrift.ai"), session=session)
+
+
+@pytest.mark.parametrize(("usd", "kept"), [
+    (500.0, True),  # absurd but storable: kept and flagged
+    (99_999_999.999999, True),  # the widest Numeric(14, 6) value
+    (99_999_999.9999996, False),  # rounds to 1e8 in the column
+    (2.5e8, False),
+    (float("inf"), False),
+])
+def test_apply_drops_prices_the_column_cannot_hold(usd: float, kept: bool) -> None:
+    marked = bounds.apply([_quote("h100-sxm", 2.5), _quote("h100-sxm", usd)])
+    assert len(marked) == (2 if kept else 1)
+    assert bounds.storable(_quote("h100-sxm", usd)) is kept
+    assert not bounds.storable(replace(_quote("h100-sxm", 2.5), original_amount=1e10))
+    assert not bounds.storable(PurchaseQuote(source="t", gpu="rtx-4090", condition="new", usd=1e10,
+                                             observed_at=OBSERVED))
+
+
+def test_a_dropped_price_counts_as_flagged() -> None:
+    payload = fixture_json("vast", "bundles.json")
+    absurd = dict(payload["offers"][1], id=99000002, dph_total=8 * 2.5e8, min_bid=None)  # 2.5e8 $/GPU-h
+    payload["offers"].append(absurd)
+    with strict_responses() as mock:
+        mock.post("https://console.vast.ai/api/v0/bundles/", json=payload)
+        session, _ = quick_session()
+        result = registry.collect("vast", provider_settings("https://console.vast.ai"), session=session,
+                                  observed_at=OBSERVED)
+    assert "99000002" not in {q.offer_key for q in result.quotes}
+    assert result.flagged == 1 and not any(q.flagged for q in result.quotes)

@@ -135,3 +135,104 @@ def test_reparse_rederives_the_same_quotes_from_the_archive(settings: Settings,
         stored = queries.price_observations(session, source="vast", since=NOW - timedelta(days=1))
     assert len(stored) == 6 and (stored["gpu"] == "rtx-4090").sum() == 4
     assert main(["reparse", "99999"]) == 2
+
+
+@responses.activate
+def test_a_dry_run_writes_nothing_and_leaves_the_refresh_due(settings: Settings) -> None:
+    from jobs.scheduler import due_jobs
+
+    responses.post("https://console.vast.ai/api/v0/bundles/", json=VAST_PAYLOAD)
+    engine = _engine(settings)
+    with session_scope(engine) as session:  # a run left behind by a killed refresh stays as it is
+        interrupted = queries.start_refresh_run(session, "vast", NOW - timedelta(hours=5)).id
+    (result,) = refresh(engine, settings, [source(vast)], dry_run=True, http_session=fast_session())
+    assert result.status == "ok" and result.quotes_parsed == 6 and result.rows_written == 0
+    assert result.run_id is None and result.raw_path is None
+    with session_scope(engine) as session:
+        assert [(r.id, r.status) for r in queries.refresh_runs(session)] == [(interrupted, "running")]
+        assert queries.row_counts(session)["price_observation"] == 0
+    assert not (settings.data_dir / "raw").exists()
+    assert "refresh" in due_jobs(settings)
+
+
+@responses.activate
+def test_a_dry_run_of_a_failing_source_reports_it_and_writes_nothing(settings: Settings) -> None:
+    responses.post("https://console.vast.ai/api/v0/bundles/", status=500, body="upstream exploded")
+    engine = _engine(settings)
+    (result,) = refresh(engine, settings, [source(vast)], dry_run=True, http_session=fast_session())
+    assert result.status == "failed" and "500" in (result.error or "")
+    with session_scope(engine) as session:
+        assert queries.refresh_runs(session) == []
+
+
+def test_refresh_closes_the_http_sessions_it_made_and_only_those(settings: Settings,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    import providers.http
+
+    made: list[Any] = []
+
+    class TrackedSession:
+        closed = False
+
+        def close(self) -> None:
+            self.closed = True
+
+    def make(**_: Any) -> TrackedSession:
+        made.append(TrackedSession())
+        return made[-1]
+
+    monkeypatch.setattr(providers.http, "make_session", make)
+    engine = _engine(settings)
+    empty = [SimpleNamespace(name=name, kind="rental", needs_key=False, fetch=lambda *_: iter(()),
+                             parse=lambda *_: []) for name in ("vast", "runpod", "azure")]
+    results = refresh(engine, settings, empty, now=NOW)
+    assert [r.status for r in results] == ["ok", "ok", "ok"]
+    assert len(made) == 3 and all(s.closed for s in made)
+    mine = TrackedSession()
+    refresh(engine, settings, empty, now=NOW, http_session=mine, dry_run=True)
+    assert not mine.closed and len(made) == 3
+
+
+@responses.activate
+def test_a_price_no_column_can_hold_is_dropped_not_fatal(settings: Settings) -> None:
+    absurd = vast_offer(104, "RTX 4090", 1, 2.5e8)  # on-demand 2.5e8 and spot 1.5e8 $/GPU-h
+    responses.post("https://console.vast.ai/api/v0/bundles/",
+                   json={"offers": [*VAST_PAYLOAD["offers"], absurd]})
+    engine = _engine(settings)
+    (result,) = refresh(engine, settings, [source(vast)], now=NOW, http_session=fast_session())
+    assert result.status == "ok", result.error
+    assert result.rows_written == 6 and result.quotes_parsed == 6 and result.quotes_flagged == 2
+    with session_scope(engine) as session:
+        stored = queries.price_observations(session)
+        (run,) = queries.refresh_runs(session)
+    assert "104" not in set(stored["offer_key"]) and run.quotes_flagged == 2
+
+
+@responses.activate
+def test_a_reparse_is_not_a_refresh_and_says_what_it_left_unchanged(settings: Settings,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    from sqlalchemy import update
+
+    from jobs.refresh import reparse
+    from jobs.scheduler import due_jobs
+    from rentbuy.cli import main
+    from store.models import RefreshRun
+
+    responses.post("https://console.vast.ai/api/v0/bundles/", json=VAST_PAYLOAD)
+    engine = _engine(settings)
+    (first,) = refresh(engine, settings, [source(vast)], now=NOW, http_session=fast_session())
+    three_hours_ago = datetime.now(UTC) - timedelta(hours=3)
+    with session_scope(engine) as session:  # the last real refresh was three hours ago
+        session.execute(update(RefreshRun).values(started_at=three_hours_ago, finished_at=three_hours_ago))
+    again = reparse(engine, first.run_id, source(vast), settings)
+    assert (again.status, again.quotes_parsed, again.rows_written) == ("ok", 6, 0)
+    assert again.note is not None and "parsed 6, new 0, already stored 6" in again.note
+    assert "does not change stored ones" in again.note
+    with session_scope(engine) as session:
+        last = queries.last_success_by_source(session)
+        reparse_run = queries.get_refresh_run(session, again.run_id)
+        assert reparse_run is not None and reparse_run.error == again.note
+    assert last["vast"] == three_hours_ago
+    assert "refresh" in due_jobs(settings)
+    assert main(["reparse", str(first.run_id)]) == 0
+    assert "already stored 6" in capsys.readouterr().out

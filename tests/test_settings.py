@@ -92,3 +92,29 @@ def test_example_file_parses_and_names_every_key(monkeypatch: pytest.MonkeyPatch
             assert f"{key} =" in text or f"# {key} =" in text, f"[{section}] {key} is not documented"
     for source in type(settings.providers).model_fields:
         assert f"[providers.{source}]" in text
+
+
+@pytest.mark.parametrize("raw", ["7am", "25:00", "07:60", "7", "07:5", "", "seven:00"])
+def test_a_bad_weekly_report_time_is_one_sentence_naming_the_setting(raw: str,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RENTBUY_SCHEDULE__WEEKLY_REPORT_TIME", raw)
+    with pytest.raises(ValidationError, match=r"RENTBUY_SCHEDULE__WEEKLY_REPORT_TIME must be a 24-hour time HH:MM "
+                                              r"such as 07:00, not '.*'\."):
+        Settings()
+
+
+def test_a_weekly_report_time_is_normalised(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RENTBUY_SCHEDULE__WEEKLY_REPORT_TIME", "7:05")
+    assert Settings().schedule.weekly_report_time == "07:05"
+    monkeypatch.setenv("RENTBUY_SCHEDULE__WEEKLY_REPORT_TIME", "23:59")
+    assert Settings().schedule.weekly_report_time == "23:59"
+
+
+@pytest.mark.parametrize("raw", ["Mars/Olympus", "utc", "", "../etc/passwd"])
+def test_an_unknown_timezone_is_one_sentence_naming_the_setting(raw: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RENTBUY_SCHEDULE__TIMEZONE", raw)
+    with pytest.raises(ValidationError, match=r"RENTBUY_SCHEDULE__TIMEZONE must be an IANA time zone such as UTC "
+                                              r"or Europe/Berlin, not '.*'\."):
+        Settings()
+    monkeypatch.setenv("RENTBUY_SCHEDULE__TIMEZONE", "Pacific/Auckland")
+    assert Settings().schedule.timezone == "Pacific/Auckland"

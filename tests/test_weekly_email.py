@@ -136,3 +136,48 @@ def test_dry_run_writes_an_eml_to_the_outbox(inbox: Inbox) -> None:
     parsed = email.message_from_bytes(outcome.path.read_bytes(), policy=policy.default)
     assert parsed["To"] == "finance@example.org, lab@example.org"
     assert inbox.messages == []
+
+
+def test_a_failed_archive_after_sending_does_not_send_the_week_again(inbox: Inbox, monkeypatch: pytest.MonkeyPatch,
+                                                                     caplog: pytest.LogCaptureFixture) -> None:
+    import jobs.weekly_report
+
+    def disk_full(*_: Any) -> Any:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(jobs.weekly_report, "_archive", disk_full)
+    first = send_weekly(now=NOW)
+    assert first.status == "sent" and first.path is None
+    assert "sent but not archived" in caplog.text and "No space left on device" in caplog.text
+    from rentbuy.context import open_database
+
+    with session_scope(open_database(get_settings())) as session:
+        assert [(r.status, r.archive_path) for r in deliveries.deliveries(session)] == [("sent", None)]
+    monkeypatch.undo()
+    later = send_weekly(now=NOW + deliveries.STALE_CLAIM + timedelta(minutes=1))
+    assert later.status == "skipped"
+    assert len(inbox.messages) == 1
+
+
+def test_the_week_is_the_schedule_timezone_week(inbox: Inbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    from zoneinfo import ZoneInfo
+
+    from jobs.scheduler import due_jobs
+
+    monkeypatch.setenv("RENTBUY_SCHEDULE__TIMEZONE", "Pacific/Auckland")
+    monkeypatch.setenv("RENTBUY_SCHEDULE__WEEKLY_REPORT_DAY", "mon")
+    monkeypatch.setenv("RENTBUY_SCHEDULE__WEEKLY_REPORT_TIME", "08:00")
+    get_settings.cache_clear()
+    settings = get_settings()
+    auckland = ZoneInfo("Pacific/Auckland")
+    # Monday 08:05 in Auckland is still Sunday in UTC (ISO week 47 there, 48 in Auckland).
+    monday_morning = datetime(2026, 11, 23, 8, 5, tzinfo=auckland).astimezone(UTC)
+    monday_afternoon = datetime(2026, 11, 23, 14, 0, tzinfo=auckland).astimezone(UTC)
+    assert "weekly-report" in due_jobs(settings, monday_morning)
+    sent = send_weekly(settings, now=monday_morning)
+    assert sent.status == "sent" and sent.iso_week == "2026-W48"
+    assert inbox.messages[0]["Subject"].startswith("rentbuy 2026-W48:")
+    assert (settings.data_dir / "reports" / "2026-W48" / "weekly.json").exists()
+    assert "weekly-report" not in due_jobs(settings, monday_afternoon)
+    assert send_weekly(settings, now=monday_afternoon).status == "skipped"
+    assert len(inbox.messages) == 1
