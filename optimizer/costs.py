@@ -54,10 +54,15 @@ class Assumption:
 
 def _number(owner: str, name: str, value: Any, *, low: float | None = 0.0, high: float | None = None,
             strict: bool = False, label: str = "") -> None:
-    """Raise a one-sentence ``ValueError`` naming ``owner.name`` unless low ≤ value ≤ high."""
+    """Raise a one-sentence ``ValueError`` naming ``owner.name`` unless low ≤ value ≤ high.
+
+    Infinities are refused even where no bound is set: they turn every total into NaN.
+    """
     what = f"{owner}.{name}" + (f" ({label})" if label else "")
     if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
         raise ValueError(f"{what} must be a number; got {value!r}.")
+    if math.isinf(value):
+        raise ValueError(f"{what} must be a finite number; got {value!r}.")
     if low is not None and (value <= low if strict else value < low):
         raise ValueError(f"{what} must be {'above' if strict else 'at least'} {low:g}; got {value:g}.")
     if high is not None and value > high:

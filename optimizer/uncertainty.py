@@ -125,6 +125,9 @@ def _with(name: str, value: float, own: OwnOption, rent: RentOption,
     return own, replace(rent, **{bare: value}), usage
 
 
+RESALE_FLOOR_DECLINING = 0.01  # lowest resale fraction the tornado tries under a declining balance
+
+
 def default_ranges(own: OwnOption, rent: RentOption, *, relative_speed: float,
                    horizon_years: float, busy_hours_per_day: float) -> list[InputRange]:
     """The inputs a finance lead would question, each across a sourced or stated range."""
@@ -133,13 +136,17 @@ def default_ranges(own: OwnOption, rent: RentOption, *, relative_speed: float,
     electricity = table("monte_carlo")["usd_per_kwh"].value
     change = table("monte_carlo")["rent_annual_price_change"].value
     resale = own.resale_fraction
+    # A declining balance never reaches zero, so its rate cannot come from a resale of 0 (OwnOption refuses it).
+    resale_floor = (min(resale, RESALE_FLOOR_DECLINING) if own.depreciation == "declining-balance"
+                    and own.declining_balance_rate is None else 0.0)
     ranges = [
         InputRange("busy_hours_per_day", max(0.0, busy_hours_per_day * 0.5), min(24.0, busy_hours_per_day * 1.5),
                    "±50 %"),
         InputRange("rent.usd_per_gpu_hour", rent.usd_per_gpu_hour * 0.75, rent.usd_per_gpu_hour * 1.25, "±25 %"),
         InputRange("relative_speed", relative_speed * 0.75, relative_speed * 1.25, "±25 %"),
         InputRange("own.purchase_usd", own.purchase_usd * 0.8, own.purchase_usd * 1.2, "±20 %"),
-        InputRange("own.resale_fraction", max(0.0, resale - 0.2), min(1.0, resale + 0.2), "±0.2"),
+        InputRange("own.resale_fraction", max(resale_floor, resale - 0.2), min(1.0, resale + 0.2),
+                   "±0.2" if resale - 0.2 >= resale_floor else f"±0.2, at least {resale_floor:g}"),
         InputRange("own.usd_per_kwh", electricity[0], electricity[2], "economics.toml [monte_carlo]"),
         InputRange("rent.annual_price_change", change[0], change[2], "economics.toml [monte_carlo]"),
         InputRange("own.discount_rate", 0.0, max(0.10, own.discount_rate * 2), "0 to 10 %/yr"),
@@ -276,6 +283,40 @@ def default_distributions() -> dict[str, Distribution]:
     from optimizer.defaults import table
 
     return {name: Triangular(*item.value) for name, item in table("monte_carlo").items()}
+
+
+CENTRED_INPUTS = ("busy_hours_per_day", "usd_per_kwh", "resale_fraction")
+# Upper bounds a centred range is cut at (the mode itself is never cut).
+_CENTRED_CAPS = {"busy_hours_per_day": 24.0, "resale_fraction": 1.0}
+
+
+def centred_distributions(own: OwnOption, rent: RentOption, *, horizon_years: float = DEFAULT_HORIZON_YEARS,
+                          busy_hours_per_day: float = 6.0) -> dict[str, Triangular]:
+    """The shipped triangular ranges with this comparison's own values as the mode.
+
+    ``economics.toml`` says how uncertain utilization, electricity and resale are; the comparison
+    says where they sit — a 0.5 h/day lab and a 20 h/day cluster must not share one utilization
+    guess. Each of :data:`CENTRED_INPUTS` keeps the shipped relative spread (low/mode, high/mode)
+    around the base value (utilization cut at 24 h, resale at the purchase price). The rental price
+    multiplier is already relative to the option's price, and the yearly price change is a market
+    forecast: both stay as shipped.
+    """
+    from optimizer.defaults import table
+
+    shipped = {name: Triangular(*item.value) for name, item in table("monte_carlo").items()}
+    resale_at_horizon = (float(own.resale_usd(horizon_years)) / own.capex_usd if own.capex_usd > 0
+                         else own.resale_fraction)
+    base = {"busy_hours_per_day": float(busy_hours_per_day), "usd_per_kwh": float(own.usd_per_kwh),
+            "resale_fraction": resale_at_horizon}
+    out = dict(shipped)
+    for name, value in base.items():
+        reference = shipped[name]
+        if reference.mode <= 0:  # no relative spread to carry over
+            continue
+        cap = max(_CENTRED_CAPS.get(name, math.inf), value)
+        out[name] = Triangular(value * reference.low / reference.mode, value,
+                               min(cap, value * reference.high / reference.mode))
+    return out
 
 
 MONTE_CARLO_INPUTS = ("usd_per_kwh", "resale_fraction", "busy_hours_per_day", "rent_annual_price_change",

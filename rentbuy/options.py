@@ -17,7 +17,11 @@ def parse_since(text: str, now: datetime | None = None) -> datetime:
     now = now or datetime.now(UTC)
     match = _DURATION.match(text.lower())
     if match:
-        return now - float(match.group(1)) * _UNITS[match.group(2)]
+        try:
+            return now - float(match.group(1)) * _UNITS[match.group(2)]
+        except OverflowError:  # further back than datetime can count (before year 1)
+            raise UsageError(f"--since {text!r} reaches back before the year 1; give a shorter duration such as "
+                             "7d, 12h, 2w or 1y, or a date such as 2026-11-01.") from None
     try:
         value = datetime.fromisoformat(text.strip())
     except ValueError:

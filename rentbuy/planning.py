@@ -43,10 +43,11 @@ class JobClass:
     name: str = ""
 
     def __post_init__(self) -> None:
-        if not (isinstance(self.tokens_per_run, int | float) and self.tokens_per_run > 0):
-            raise ValueError(f"tokens_per_run must be a positive number of tokens; got {self.tokens_per_run!r}.")
-        if not (isinstance(self.runs_per_month, int | float) and self.runs_per_month >= 0):
-            raise ValueError(f"runs_per_month must be zero or more; got {self.runs_per_month!r}.")
+        if not (isinstance(self.tokens_per_run, int | float) and 0 < self.tokens_per_run < math.inf):
+            raise ValueError(f"tokens_per_run must be a positive, finite number of tokens; "
+                             f"got {self.tokens_per_run!r}.")
+        if not (isinstance(self.runs_per_month, int | float) and 0 <= self.runs_per_month < math.inf):
+            raise ValueError(f"runs_per_month must be a finite number, zero or more; got {self.runs_per_month!r}.")
 
     @property
     def label(self) -> str:
@@ -209,14 +210,40 @@ def _setting_source(settings: Settings, key: str) -> str:
         return "rentbuy default"
 
 
+def _fitted_depreciation(gpu: str, inputs: _Inputs) -> Any:
+    """The resale curve fitted to ``gpu``'s street prices, bought at its age today (as ``rentbuy breakeven``).
+
+    A GPU with no shipped used-price history cannot be fitted; it falls back to straight-line so
+    one new card does not sink the whole plan, and the trail says so.
+    """
+    from datetime import date
+
+    from optimizer.defaults import fitted_resale_curve, resale_history
+
+    history = resale_history(gpu)
+    if history is None:
+        if any(item.name == f"depreciation {gpu}" for item in inputs.trail):
+            return "straight-line"
+        return inputs.note(f"depreciation {gpu}", "straight-line", "",
+                           f"fallback: no used-price history is shipped for {gpu} (config/data/economics.toml "
+                           "[resale_history]), so setting economics.depreciation = fitted cannot apply")
+    age = round((date.today() - history.launch_date).days / 365.25, 2)
+    curve = fitted_resale_curve(gpu, age_at_purchase_years=age)
+    name = f"fitted resale curve {gpu}"
+    if all(item.name != name for item in inputs.trail):  # 1x and 2x of a card share one curve
+        inputs.note(name, curve.describe(), "", f"scipy curve_fit to {curve.source}; bought at age {age:g} years "
+                    f"(today minus launch date {history.launch_date})")
+    return curve
+
+
 def _own_option(option: Option, price: Price, inputs: _Inputs) -> OwnOption:
     from config.catalog import gpu as spec
-    from optimizer.defaults import default, fitted_resale_curve
+    from optimizer.defaults import default
 
     economics = inputs.settings.economics
     depreciation: Any = economics.depreciation
     if depreciation == "fitted":
-        depreciation = fitted_resale_curve(option.gpu)
+        depreciation = _fitted_depreciation(option.gpu, inputs)
     return OwnOption(
         gpu=option.gpu, count=option.count, purchase_usd=price.usd, life_years=float(default("life_years").value),
         resale_fraction=economics.resale_fraction, depreciation=depreciation,
@@ -246,13 +273,23 @@ def _rent_total(rent: RentOption, busy_hours_per_day: float, inputs: _Inputs) ->
                      discount_rate=inputs.settings.economics.discount_rate).total_usd
 
 
+def _hours_per_run(fit: _Fit, workload: Workload) -> float:
+    """Hours of an average run, weighted by runs a month like ``cost_per_run_usd`` (plain mean if none run)."""
+    if not fit.hours_per_run:
+        return math.nan
+    weights = [c.runs_per_month for c in workload.classes]
+    if sum(weights) <= 0:
+        return sum(fit.hours_per_run) / len(fit.hours_per_run)
+    return sum(h * w for h, w in zip(fit.hours_per_run, weights, strict=True)) / sum(weights)
+
+
 def _row(option: Option, fit: _Fit, workload: Workload, horizon_years: float) -> dict[str, Any]:
     runs = sum(c.runs_per_month for c in workload.classes) * 12 * horizon_years
     return {
         "option": option.label, "kind": option.kind, "gpu": option.gpu, "count": option.count,
         "pricing": option.pricing if option.kind == "rent" else "buy", "feasible": fit.feasible,
         "reason": fit.reason, "per_gpu_memory_gib": round(fit.per_gpu_bytes / 2**30, 2),
-        "hours_per_run": sum(fit.hours_per_run) / len(fit.hours_per_run) if fit.hours_per_run else math.nan,
+        "hours_per_run": _hours_per_run(fit, workload),
         "busy_hours_per_day": fit.busy_hours_per_day, "usd_per_gpu_hour": math.nan,
         "purchase_usd_per_card": math.nan, "cost_per_run_usd": math.nan, "total_cost_usd": math.nan,
         "break_even_hours_per_day": math.nan, "payback_months": math.nan, "break_even_against": "",
@@ -389,9 +426,12 @@ def _recommend(table: pd.DataFrame, workload: Workload, inputs: _Inputs) -> str:
         return f"No option can run {workload.label}: {table['reason'].iloc[0] if len(table) else 'no options'}."
     best = feasible.iloc[0]
     years = f"{inputs.horizon_years:g} year" + ("" if inputs.horizon_years == 1 else "s")
+    # With no runs a month there is no cost per run: leave it out rather than print "$nan".
+    per_run = [text for value, text in ((best["cost_per_run_usd"], f"${best['cost_per_run_usd']:,.2f} a run"),
+                                        (best["hours_per_run"], f"{best['hours_per_run']:.1f} h a run"))
+               if math.isfinite(value)]
     sentence = (f"{best['option'].capitalize()} is the cheapest way to run {workload.label}: "
-                f"${best['total_cost_usd']:,.0f} over {years} (${best['cost_per_run_usd']:,.2f} a run, "
-                f"{best['hours_per_run']:.1f} h a run)")
+                f"${best['total_cost_usd']:,.0f} over {years}" + (f" ({', '.join(per_run)})" if per_run else ""))
     runner_up = feasible.iloc[1] if len(feasible) > 1 else None
     if runner_up is not None:
         sentence += f"; next is {runner_up['option']} at ${runner_up['total_cost_usd']:,.0f}"

@@ -27,13 +27,20 @@ class NamedWorkload:
     workload: Workload
 
 
+def _volume(entry: dict[str, Any], key: str, example: str, where: str) -> float:
+    """A class's ``tokens_per_run`` or ``runs_per_month``: a TOML number, never a string or a boolean."""
+    if key not in entry:
+        raise ValueError(f"{where} lacks {key}.")
+    value = entry.pop(key)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{where}: {key} must be a number such as {example}; got {value!r}.")
+    return float(value)
+
+
 def _job_class(entry: dict[str, Any], where: str) -> JobClass:
     entry = dict(entry)
-    try:
-        tokens = float(entry.pop("tokens_per_run"))
-        runs = float(entry.pop("runs_per_month"))
-    except KeyError as exc:
-        raise ValueError(f"{where} lacks {exc.args[0]}.") from None
+    tokens = _volume(entry, "tokens_per_run", "6e7", where)
+    runs = _volume(entry, "runs_per_month", "8", where)
     name = str(entry.pop("name", ""))
     unknown = set(entry) - _JOB_FIELDS
     if unknown:
@@ -41,7 +48,10 @@ def _job_class(entry: dict[str, Any], where: str) -> JobClass:
                          f"allowed: tokens_per_run, runs_per_month, name and the FineTune fields.")
     if isinstance(entry.get("lora_targets"), list):
         entry["lora_targets"] = tuple(entry["lora_targets"])
-    return JobClass(FineTune(**entry), tokens, runs, name)
+    try:
+        return JobClass(FineTune(**entry), tokens, runs, name)
+    except (TypeError, ValueError) as exc:  # the field's own sentence, said of this file and class
+        raise ValueError(f"{where}: {str(exc).rstrip('.')}.") from None
 
 
 def parse_workloads(text: str, origin: str = "workload file") -> list[NamedWorkload]:
@@ -53,6 +63,9 @@ def parse_workloads(text: str, origin: str = "workload file") -> list[NamedWorkl
     for key, table in document.items():
         if not isinstance(table, dict) or not table.get("classes"):
             raise ValueError(f"{origin}: [{key}] needs at least one [[{key}.classes]] entry.")
+        if not isinstance(table["classes"], list) or not all(isinstance(c, dict) for c in table["classes"]):
+            raise ValueError(f"{origin}: [{key}] classes must be [[{key}.classes]] tables with tokens_per_run, "
+                             f"runs_per_month and the FineTune fields; got {table['classes']!r}.")
         classes = tuple(_job_class(c, f"{origin}: [{key}] class {i + 1}") for i, c in enumerate(table["classes"]))
         title = str(table.get("title", key))
         out.append(NamedWorkload(key, title, str(table.get("source", origin)), Workload(classes, title)))

@@ -104,7 +104,7 @@ def break_even_matrix(pairs: pd.DataFrame | None) -> tuple[list[dict[str, Any]],
         for item in group.itertuples(index=False):
             hours, months = item.break_even_hours_per_day, item.payback_months
             hours_text = "never" if math.isinf(hours) else ("n/a" if math.isnan(hours) else f"{hours:.1f} h/day")
-            months_text = ("no payback" if math.isinf(months) else
+            months_text = (", no payback" if math.isinf(months) else
                            ("" if math.isnan(months) else f", {months:.0f} mo"))
             row[item.rent] = hours_text + months_text
         rows.append(row)

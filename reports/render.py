@@ -19,7 +19,8 @@ def format_cell(value: Any) -> str:
             return "n/a"
         if value in (float("inf"), float("-inf")):
             return "never" if value > 0 else "-inf"
-        return f"{value:,.4g}" if abs(value) < 1e4 else f"{value:,.0f}"
+        # Decide on the value as 4 significant digits would show it: 9,999.7 is "10,000", not "1e+04".
+        return f"{value:,.4g}" if abs(float(f"{value:.4g}")) < 1e4 else f"{value:,.0f}"
     if isinstance(value, datetime):
         return value.strftime("%Y-%m-%d %H:%M UTC")
     return str(value)

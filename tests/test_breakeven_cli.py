@@ -123,3 +123,105 @@ def test_breakeven_fitted_curve_spot_and_overheads_are_listed(capsys: pytest.Cap
     assert "total (present value)" in out
     code, _, err = _run(capsys, "breakeven", "--overhead-hours", "0.5")
     assert code == 2 and "--job-hours" in err
+
+
+def _assumption(payload: dict, name: str) -> dict:
+    return next(item for item in payload["assumptions"] if item["name"] == name)
+
+
+SPEED = "relative speed (owned busy hours per rented hour)"
+
+
+def test_scaling_flags_set_the_multi_gpu_speed(capsys: pytest.CaptureFixture[str]) -> None:
+    base = ("breakeven", "--format", "json", "--price", "2.5", "--purchase-usd", "1800")
+
+    def speed(*flags: str) -> float:
+        code, out, _ = _run(capsys, *base, *flags)
+        assert code == 0
+        return json.loads(out)["relative_speed"]
+
+    model = speed("--own", "2xrtx-4090")
+    full = speed("--own", "2xrtx-4090", "--own-scaling", "1")
+    half = speed("--own", "2xrtx-4090", "--own-scaling", "0.5")
+    # Owned throughput = 2 cards × efficiency × one card's speed: halving the efficiency doubles the
+    # owned hours one rented hour replaces; the model's own efficiency (just under 1) sits between.
+    assert half == pytest.approx(2 * full, rel=1e-3)
+    assert half != pytest.approx(model) and full <= model < half
+    rent_full = speed("--rent", "4xh100-sxm", "--rent-scaling", "1")
+    rent_low = speed("--rent", "4xh100-sxm", "--rent-scaling", "0.6")
+    assert rent_low == pytest.approx(0.6 * rent_full, rel=1e-3)
+    _, out, _ = _run(capsys, *base, "--own", "2xrtx-4090", "--own-scaling", "0.5")
+    payload = json.loads(out)
+    assert _assumption(payload, "owned multi-GPU scaling efficiency")["source"] == "command line (--own-scaling)"
+    assert "scaling efficiency" in _assumption(payload, SPEED)["source"]
+
+
+def test_infinite_numbers_are_refused_naming_the_field(capsys: pytest.CaptureFixture[str]) -> None:
+    for flag, field in (("--purchase-usd", "purchase_usd"), ("--price", "usd_per_gpu_hour"),
+                        ("--usd-per-kwh", "usd_per_kwh"), ("--system-usd", "system_usd")):
+        code, out, err = _run(capsys, "breakeven", flag, "inf")
+        assert code == 2 and out == "", flag
+        assert err.count("\n") == 1 and field in err and "finite" in err and "nan" not in err.lower()
+
+
+def test_spot_without_a_spot_price_says_so(capsys: pytest.CaptureFixture[str]) -> None:
+    from rentbuy.commands.breakeven import price_book
+
+    assert price_book().rent("h100-pcie", "spot") is None  # only on-demand offers are stored for it
+    code, out, err = _run(capsys, "breakeven", "--rent", "h100-pcie", "--spot", "--speed", "3")
+    assert code == 2 and out == ""
+    assert err == "rentbuy: No spot price is known for h100-pcie; pass --price or drop --spot.\n"
+    code, out, _ = _run(capsys, "breakeven", "--rent", "h100-pcie", "--spot", "--speed", "3", "--price", "1.2",
+                        "--format", "json")
+    assert code == 0 and json.loads(out)["rent"]["option"] == "rent 1x h100-pcie spot"
+
+
+def test_fitted_setting_falls_back_for_a_card_without_history(capsys: pytest.CaptureFixture[str],
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    from config.settings import get_settings
+
+    monkeypatch.setenv("RENTBUY_ECONOMICS__DEPRECIATION", "fitted")
+    get_settings.cache_clear()
+    code, out, _ = _run(capsys, "breakeven", "--own", "rtx-5090", "--speed", "2", "--format", "json")
+    assert code == 0
+    fallback = _assumption(json.loads(out), "depreciation (cards)")
+    assert fallback["value"] == "straight-line"
+    assert "no used-price history is shipped for rtx-5090" in fallback["source"]
+    code, _, err = _run(capsys, "breakeven", "--own", "rtx-5090", "--depreciation", "fitted")
+    assert code == 2 and "rtx-5090" in err and "straight-line" in err  # asked for by name: said, not swapped
+
+
+def _probability(capsys: pytest.CaptureFixture[str], *flags: str) -> tuple[float, dict]:
+    code, out, _ = _run(capsys, "sensitivity", "--speed", "3", "--price", "2.5", "--samples", "4000",
+                        "--format", "json", *flags)
+    assert code == 0
+    monte_carlo = json.loads(out)["monte_carlo"]
+    return monte_carlo["probability_own_cheaper"], monte_carlo["distributions"]
+
+
+def test_sensitivity_monte_carlo_centres_on_the_users_inputs(capsys: pytest.CaptureFixture[str]) -> None:
+    idle, idle_ranges = _probability(capsys, "--hours-per-day", "0.5")
+    busy, busy_ranges = _probability(capsys, "--hours-per-day", "20")
+    assert idle < 0.1 and busy > 0.9  # break-even is about 1.3 h/day at these prices
+    # The shipped spread (1.2 / 3.6 / 8.4 h) moved onto the user's value, capped at 24 h.
+    assert idle_ranges["busy_hours_per_day"]["triangular"] == pytest.approx([0.5 / 3, 0.5, 0.5 * 8.4 / 3.6])
+    assert busy_ranges["busy_hours_per_day"]["triangular"] == pytest.approx([20 / 3, 20, 24])
+    _, costly = _probability(capsys, "--usd-per-kwh", "0.33", "--resale", "0.2")
+    assert costly["usd_per_kwh"]["triangular"][1] == pytest.approx(0.33)
+    assert costly["usd_per_kwh"]["triangular"][2] == pytest.approx(0.33 * 0.2951 / 0.165, rel=1e-5)
+    assert costly["resale_fraction"]["triangular"] == pytest.approx([0.1, 0.2, 0.3])
+    assert "centred on" in costly["usd_per_kwh"]["basis"]
+    # The default run keeps the shipped electricity and resale ranges (their modes are the defaults).
+    _, default = _probability(capsys)
+    assert default["usd_per_kwh"]["triangular"] == pytest.approx(default["usd_per_kwh"]["shipped"])
+    assert default["resale_fraction"]["triangular"] == pytest.approx(default["resale_fraction"]["shipped"])
+    _, out, _ = _run(capsys, "sensitivity", "--speed", "3", "--price", "2.5", "--samples", "500",
+                     "--hours-per-day", "2")
+    assert "busy_hours_per_day: 0.6667 / 2 / 4.667 hours/day  [centred on this comparison's busy hours" in out
+
+
+def test_sensitivity_tornado_with_declining_balance_and_low_resale(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = _run(capsys, "sensitivity", "--depreciation", "declining-balance", "--resale", "0.15",
+                          "--samples", "0")
+    assert code == 0, err
+    assert out.startswith("Tornado") and "own.resale_fraction" in out

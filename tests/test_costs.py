@@ -220,6 +220,9 @@ def test_option_relative_speed_counts_gpus_and_scaling() -> None:
     ({"depreciation": "fitted"}, "depreciation"),
     ({"depreciation": "declining-balance", "resale_fraction": 0.0}, "declining_balance_rate"),
     ({"discount_rate": float("nan")}, "discount_rate"),
+    ({"purchase_usd": float("inf")}, "purchase_usd"),
+    ({"usd_per_kwh": float("inf")}, "usd_per_kwh"),
+    ({"maintenance_usd_per_year": float("inf")}, "maintenance_usd_per_year"),
 ])
 def test_own_option_rejects_bad_input_naming_the_field(kwargs: dict[str, object], field: str) -> None:
     with pytest.raises(ValueError, match=field):
@@ -233,6 +236,8 @@ def test_own_option_rejects_bad_input_naming_the_field(kwargs: dict[str, object]
     ({"annual_price_change": "crash"}, "annual_price_change"),
     ({"pricing": "reserved"}, "pricing"),
     ({"count": 2.5}, "count"),
+    ({"usd_per_gpu_hour": float("inf")}, "usd_per_gpu_hour"),
+    ({"storage_usd_per_month": float("inf")}, "storage_usd_per_month"),
 ])
 def test_rent_option_rejects_bad_input_naming_the_field(kwargs: dict[str, object], field: str) -> None:
     with pytest.raises(ValueError, match=field):
@@ -247,3 +252,12 @@ def test_vectorised_inputs_are_checked_too() -> None:
         s.replace(busy_hours_per_day=np.array([6.0, 25.0]))
     with pytest.raises(ValueError, match="rent_usd_per_gpu_hour"):
         s.replace(rent_usd_per_gpu_hour=-1.0)
+
+
+def test_infinite_inputs_are_refused_in_one_sentence_naming_the_field() -> None:
+    # An unbounded field used to let inf through, and every total came out NaN.
+    with pytest.raises(ValueError, match=r"^OwnOption\.purchase_usd \(price per card\) must be a finite number; "
+                       r"got inf\.$"):
+        OwnOption(purchase_usd=math.inf)
+    with pytest.raises(ValueError, match=r"RentOption\.usd_per_gpu_hour .* finite number; got -inf\.$"):
+        RentOption(usd_per_gpu_hour=-math.inf)

@@ -158,3 +158,72 @@ def test_a_workload_with_no_runs_costs_owning_only_its_fixed_costs(book: PriceBo
     assert table.loc["own 1x rtx-4090", "total_cost_usd"] > 0  # the card still loses value
     assert result.headline is None
     assert result.recommendation.startswith("Rent")
+
+
+def _fitted_settings(monkeypatch: pytest.MonkeyPatch) -> Any:
+    from config.settings import get_settings
+
+    monkeypatch.setenv("RENTBUY_ECONOMICS__DEPRECIATION", "fitted")
+    get_settings.cache_clear()
+    return get_settings()
+
+
+def test_fitted_depreciation_falls_back_for_a_gpu_without_history(book: PriceBook,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from optimizer.defaults import resale_history
+
+    assert resale_history("rtx-5090") is None  # the case: no used-price series is shipped
+    result = plan(QLORA_8B, tokens_per_run=6e7, runs_per_month=8, prices=book, settings=_fitted_settings(monkeypatch))
+    row = result.table.set_index("option").loc["own 1x rtx-5090"]
+    assert row["feasible"] and math.isfinite(row["total_cost_usd"])
+    notes = {a.name: a for a in result.assumptions}
+    assert notes["depreciation rtx-5090"].value == "straight-line"
+    assert "no used-price history is shipped for rtx-5090" in notes["depreciation rtx-5090"].source
+    assert "fitted resale curve rtx-3090" in notes
+
+
+def test_fitted_depreciation_buys_at_the_age_since_launch(book: PriceBook, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dataclasses import replace
+    from datetime import date
+
+    from optimizer.defaults import default, fitted_resale_curve, resale_history
+
+    settings = _fitted_settings(monkeypatch)
+    result = plan(QLORA_8B, tokens_per_run=6e7, runs_per_month=8, prices=book, settings=settings,
+                  own_options=(("rtx-3090", 1),))
+    row = result.table.set_index("option").loc["own 1x rtx-3090"]
+    age = round((date.today() - resale_history("rtx-3090").launch_date).days / 365.25, 2)
+    economics = settings.economics
+    own = OwnOption(gpu="rtx-3090", purchase_usd=800.0, load_watts=350.0,
+                    life_years=float(default("life_years").value), resale_fraction=economics.resale_fraction,
+                    usd_per_kwh=economics.usd_per_kwh, pue=economics.pue,
+                    maintenance_usd_per_year=economics.maintenance_usd_per_year,
+                    discount_rate=economics.discount_rate,
+                    depreciation=fitted_resale_curve("rtx-3090", age_at_purchase_years=age))
+    busy, horizon = row["busy_hours_per_day"], result.horizon_years
+    assert row["total_cost_usd"] == pytest.approx(own_cost(own, busy, horizon).total_usd)
+    # Bought as a new model (age 0) the card would lose value faster: not what the buyer gets today.
+    as_new = replace(own, depreciation=fitted_resale_curve("rtx-3090"))
+    assert row["total_cost_usd"] != pytest.approx(own_cost(as_new, busy, horizon).total_usd)
+    assert any(f"bought at age {age:g} years" in a.source for a in result.assumptions)
+
+
+def test_hours_per_run_is_weighted_by_runs_like_cost_per_run(book: PriceBook) -> None:
+    short = JobClass(QLORA_8B, 1e7, 9, "short")
+    long = JobClass(QLORA_8B, 9e7, 1, "long")
+    result = plan(workload=Workload((short, long), "mixed"), prices=book)
+    row = result.table.set_index("option").loc["own 1x rtx-4090"]
+    single = plan(QLORA_8B, tokens_per_run=1e7, runs_per_month=1, prices=book).table.set_index("option")
+    hours_short = single.loc["own 1x rtx-4090", "hours_per_run"]
+    # Nine short runs and one nine times as long: the average run is (9·1 + 1·9) / 10 = 1.8 short runs.
+    assert row["hours_per_run"] == pytest.approx(1.8 * hours_short, rel=1e-6)
+    assert row["busy_hours_per_day"] == pytest.approx(row["hours_per_run"] * 10 / (365.25 / 12))
+    idle = plan(workload=Workload((JobClass(QLORA_8B, 1e7, 0, "a"), JobClass(QLORA_8B, 9e7, 0, "b"))), prices=book)
+    assert idle.table.set_index("option").loc["own 1x rtx-4090", "hours_per_run"] == pytest.approx(5 * hours_short,
+                                                                                                     rel=1e-6)
+
+
+def test_no_runs_leaves_the_cost_per_run_out_of_the_recommendation(book: PriceBook) -> None:
+    result = plan(QLORA_8B, tokens_per_run=6e7, runs_per_month=0, prices=book)
+    assert "nan" not in result.recommendation
+    assert " h a run)" in result.recommendation and "a run," not in result.recommendation

@@ -115,3 +115,36 @@ def test_distributions_validate() -> None:
     with pytest.raises(ValueError, match="samples"):
         monte_carlo(OWN, RENT, samples=0)
     assert np.all(Triangular(1.0, 1.0, 1.0).sample(np.random.default_rng(0), 3) == 1.0)
+
+
+def test_centred_distributions_keep_the_shipped_spread_around_the_options_values() -> None:
+    from optimizer.uncertainty import centred_distributions
+
+    own = replace(OWN, usd_per_kwh=0.30, resale_fraction=0.5)
+    shipped = default_distributions()
+    centred = centred_distributions(own, RENT, horizon_years=3.0, busy_hours_per_day=12.0)
+    assert set(centred) == set(shipped)
+    hours = centred["busy_hours_per_day"]
+    assert (hours.low, hours.mode, hours.high) == pytest.approx((4.0, 12.0, 24.0))  # 12 × 8.4 / 3.6 = 28, cut at 24
+    kwh, ref = centred["usd_per_kwh"], shipped["usd_per_kwh"]
+    assert (kwh.low, kwh.mode, kwh.high) == pytest.approx((0.30 * ref.low / ref.mode, 0.30, 0.30 * ref.high / ref.mode))
+    resale = centred["resale_fraction"]
+    assert (resale.low, resale.mode, resale.high) == pytest.approx((0.25, 0.5, 0.75))  # life = horizon: the option's
+    assert centred["rent_annual_price_change"] == shipped["rent_annual_price_change"]
+    # Centred draws follow the utilization: idle and busy labs no longer share one answer.
+    idle = monte_carlo(OWN, RENT, relative_speed=3.0, busy_hours_per_day=0.5, samples=2000, seed=1,
+                       distributions=centred_distributions(OWN, RENT, busy_hours_per_day=0.5))
+    busy = monte_carlo(OWN, RENT, relative_speed=3.0, busy_hours_per_day=20.0, samples=2000, seed=1,
+                       distributions=centred_distributions(OWN, RENT, busy_hours_per_day=20.0))
+    assert idle.probability_own_cheaper < 0.1 < 0.9 < busy.probability_own_cheaper
+
+
+def test_tornado_keeps_declining_balance_resale_above_zero() -> None:
+    own = replace(OWN, depreciation="declining-balance", resale_fraction=0.15)
+    chart = tornado(own, RENT, relative_speed=3.0)
+    bar = next(bar for bar in chart.bars if bar.name == "own.resale_fraction")
+    assert bar.low == pytest.approx(0.01) and bar.high == pytest.approx(0.35)
+    assert bar.result_at_low > bar.result_at_high  # less left to sell: owning needs more use to pay
+    straight = next(bar for bar in tornado(replace(OWN, resale_fraction=0.15), RENT, relative_speed=3.0).bars
+                    if bar.name == "own.resale_fraction")
+    assert straight.low == 0.0  # straight-line can reach zero

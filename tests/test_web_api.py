@@ -445,3 +445,48 @@ def test_static_files_ship_with_the_package() -> None:
     shipped = {p for pattern in globs for p in web.glob(pattern)}
     files = {p for folder in ("templates", "static") for p in (web / folder).rglob("*") if p.is_file()}
     assert files and files <= shipped
+
+
+def test_error_field_is_the_one_the_sentence_asks_for() -> None:
+    from rentbuy.web.app import FIELD_NAMES
+    from rentbuy.web.params import field_of_message
+
+    # "purchase price" mentions price first, but the caller is told to pass purchase_usd.
+    assert field_of_message("No purchase price is known for b200; pass purchase_usd.", FIELD_NAMES) == "purchase_usd"
+    assert field_of_message("No spot price is known for h100-pcie; pass price or drop spot.", FIELD_NAMES) == "price"
+    assert field_of_message("busy_hours_per_day must be at most 24; got 25.", FIELD_NAMES) == "busy_hours_per_day"
+    assert field_of_message("Nothing here; pass the salt.", FIELD_NAMES) == "request"
+
+
+def test_breakeven_without_a_purchase_price_names_purchase_usd(client: TestClient) -> None:
+    response = client.get("/api/breakeven", params={"own": "b200"})
+    assert response.status_code == 422, response.text
+    (problem,) = response.json()["errors"]
+    assert problem["field"] == "purchase_usd"
+    assert problem["message"] == "No purchase price is known for b200; pass purchase_usd."
+
+
+def test_breakeven_spot_without_a_spot_price_is_a_422_not_on_demand(client: TestClient) -> None:
+    response = client.get("/api/breakeven", params={"rent": "h100-pcie", "spot": "true", "speed": 3})
+    assert response.status_code == 422, response.text
+    (problem,) = response.json()["errors"]
+    assert problem["field"] == "price"
+    assert problem["message"] == "No spot price is known for h100-pcie; pass price or drop spot."
+    priced = client.get("/api/breakeven", params={"rent": "h100-pcie", "spot": "true", "speed": 3, "price": 1.2})
+    assert priced.status_code == 200, priced.text
+
+
+def test_fitted_depreciation_setting_serves_cards_without_a_history(seeded: str,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RENTBUY_ECONOMICS__DEPRECIATION", "fitted")
+    with _client() as client:
+        plan = client.get("/api/plan", params=PLAN_PARAMS)
+        breakeven = client.get("/api/breakeven", params={"own": "rtx-5090", "speed": 2})
+    assert plan.status_code == 200, plan.text
+    options = {o["option"]: o for o in plan.json()["options"]}
+    assert options["own 1x rtx-5090"]["feasible"]
+    notes = {a["name"]: a for a in plan.json()["assumptions"]}
+    assert notes["depreciation rtx-5090"]["value"] == "straight-line"
+    assert breakeven.status_code == 200, breakeven.text
+    fallback = next(a for a in breakeven.json()["assumptions"] if a["name"] == "depreciation (cards)")
+    assert "no used-price history is shipped for rtx-5090" in fallback["source"]

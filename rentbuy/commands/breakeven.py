@@ -222,8 +222,28 @@ def _relative_speed(args: argparse.Namespace, own: Any, rent: Any, trail: _Trail
         return trail.add(name, args.speed, "x", "command line (--speed)")
     own_tps = tokens_per_second(_job(args, own.count), gpu=own.gpu)
     rent_tps = tokens_per_second(_job(args, rent.count), gpu=rent.gpu)
-    return trail.add(name, round(rent_tps / own_tps, 4), "x",
-                     f"optimizer.throughput: {rent_tps:,.0f} vs {own_tps:,.0f} tokens/s for {_job_label(args)}")
+    if args.own_scaling is None and args.rent_scaling is None:
+        return trail.add(name, round(rent_tps / own_tps, 4), "x",
+                         f"optimizer.throughput: {rent_tps:,.0f} vs {own_tps:,.0f} tokens/s for {_job_label(args)}")
+    # A scaling flag overrides the throughput model's multi-GPU loss: rebuild each option's speed
+    # from its per-GPU tokens/s and the efficiency recorded on the option (flag or model).
+    from optimizer.costs import option_relative_speed
+
+    own_gpu_tps = _per_gpu_tokens_per_second(args, own.count, own.gpu)
+    rent_gpu_tps = _per_gpu_tokens_per_second(args, rent.count, rent.gpu)
+    speed = option_relative_speed(own, rent, own_gpu_speed=own_gpu_tps, rent_gpu_speed=rent_gpu_tps)
+    return trail.add(name, round(speed, 4), "x",
+                     f"optimizer.throughput per-GPU speed × count × scaling efficiency: "
+                     f"{rent.count} × {rent.scaling_efficiency:g} × {rent_gpu_tps:,.0f} vs "
+                     f"{own.count} × {own.scaling_efficiency:g} × {own_gpu_tps:,.0f} tokens/s for {_job_label(args)}")
+
+
+def _per_gpu_tokens_per_second(args: argparse.Namespace, count: int, gpu: str) -> float:
+    """One GPU's tokens/s in the option's layout, before any multi-GPU scaling loss."""
+    from optimizer.throughput import scaling_efficiency, tokens_per_second
+
+    job = _job(args, count)
+    return tokens_per_second(job, gpu=gpu) / (count * scaling_efficiency(job, gpu))
 
 
 # How long one read of the stored prices serves: a CLI run uses it many times; a long-running web
@@ -258,8 +278,14 @@ def stored_purchase(gpu: str, trail: _Trail, name: str, flag: str) -> float:
 
 
 def stored_rent(gpu: str, trail: _Trail, name: str, flag: str, pricing: str = "on-demand") -> float:
-    """A GPU-hour price from the current stored offers (or the shipped reference), with its source."""
-    price = price_book().rent(gpu, pricing) or price_book().rent(gpu)
+    """A GPU-hour price from the current stored offers (or the shipped reference), with its source.
+
+    Spot never borrows the on-demand price: that plus the spot surcharge would be dearer than either.
+    """
+    price = price_book().rent(gpu, pricing)
+    if price is None and pricing == "spot":
+        raise UsageError(f"No spot price is known for {gpu}; pass {flag} or drop --spot.")
+    price = price or price_book().rent(gpu)
     if price is None:
         raise UsageError(f"No rental price is known for {gpu}; pass {flag}.")
     return trail.add(name, round(price.usd, 4), "USD/GPU-hour", price.source)
@@ -286,8 +312,14 @@ def _depreciation(args: argparse.Namespace, gpu: str, trail: _Trail) -> Any:
     from optimizer.defaults import fitted_resale_curve, resale_history
 
     history = resale_history(gpu)
+    if history is None and args.depreciation is None:
+        # The setting asks for fitted curves in general; one card without a history must not fail every run.
+        return trail.add("depreciation (cards)", "straight-line", "",
+                         f"fallback: no used-price history is shipped for {gpu} (config/data/economics.toml "
+                         "[resale_history]), so setting economics.depreciation = fitted cannot apply")
     if history is None:
-        raise UsageError(f"--depreciation fitted: no used-price history is shipped for {gpu}.")
+        raise UsageError(f"--depreciation fitted: no used-price history is shipped for {gpu}; "
+                         "use straight-line, declining-balance or macrs-5.")
     if args.purchase_age is not None:
         age = trail.add("model age at purchase", args.purchase_age, "years", "command line (--purchase-age)")
     else:

@@ -18,8 +18,9 @@ def register(sub: Any) -> None:
         "sensitivity", help="tornado of what moves the break-even, and a Monte Carlo of the saving",
         description="Move each input across a range one at a time and show how far the answer moves "
         "(widest first), then draw the uncertain inputs (rental price level and trend, resale, "
-        "electricity, utilization) from sourced distributions and report the probability that owning "
-        "is cheaper. The base case takes the same flags as `rentbuy breakeven`.")
+        "electricity, utilization) from sourced distributions (utilization, electricity and resale "
+        "centred on your values) and report the probability that owning is cheaper. The base case "
+        "takes the same flags as `rentbuy breakeven`.")
     add_comparison_arguments(parser)
     parser.add_argument("--metric", choices=METRIC_CHOICES, default="break_even_hours_per_day",
                         help="what the tornado measures (default break_even_hours_per_day)")
@@ -32,7 +33,7 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from optimizer.defaults import table
-    from optimizer.uncertainty import default_distributions, monte_carlo, tornado
+    from optimizer.uncertainty import centred_distributions, monte_carlo, tornado
     from rentbuy.commands.breakeven import comparison_inputs, render_assumptions
     from rentbuy.errors import UsageError
     from reports.render import text_table, to_json
@@ -47,8 +48,11 @@ def run(args: argparse.Namespace) -> int:
     chart = tornado(inputs.own, inputs.rent, metric=args.metric, **usage)
     result = None
     sources = table("monte_carlo")
+    # The draws centre on this comparison's utilization, electricity and resale, not on a generic lab.
+    distributions = centred_distributions(inputs.own, inputs.rent, horizon_years=inputs.horizon_years,
+                                          busy_hours_per_day=inputs.busy_hours_per_day)
     if args.samples:
-        result = monte_carlo(inputs.own, inputs.rent, distributions=default_distributions(), samples=args.samples,
+        result = monte_carlo(inputs.own, inputs.rent, distributions=distributions, samples=args.samples,
                              seed=args.seed, **usage)
     if args.format == "json":
         payload: dict[str, Any] = {
@@ -60,7 +64,8 @@ def run(args: argparse.Namespace) -> int:
                 "samples": result.samples, "seed": result.seed,
                 "probability_own_cheaper": result.probability_own_cheaper,
                 "mean_saving_usd": result.mean_saving_usd, "percentiles": result.rows(),
-                "distributions": {name: {"triangular": sources[name].value, "unit": sources[name].unit,
+                "distributions": {name: {"triangular": _triangle(distributions[name]), "unit": sources[name].unit,
+                                         "basis": _centre(name), "shipped": sources[name].value,
                                          "source": sources[name].citation()} for name in result.inputs}}
         print(to_json(payload))
         return 0
@@ -71,9 +76,25 @@ def run(args: argparse.Namespace) -> int:
                 f"{result.probability_own_cheaper:.1%} of scenarios; mean saving ${result.mean_saving_usd:,.0f} "
                 "(rent − own, present value)", text_table(result.rows()), "",
                 "Distributions (triangular low / mode / high):"]
-        out += [f"  {name}: {sources[name].value} {sources[name].unit}  [{sources[name].citation()}]"
+        out += [f"  {name}: {' / '.join(f'{v:.4g}' for v in _triangle(distributions[name]))} {sources[name].unit}"
+                f"  [{_centre(name)}; shipped {sources[name].value}: {sources[name].citation()}]"
                 for name in result.inputs]
         out.append("")
     out.append(render_assumptions(inputs.assumptions))
     print("\n".join(out))
     return 0
+
+
+def _triangle(distribution: Any) -> list[float]:
+    return [float(v) for v in (distribution.low, distribution.mode, distribution.high)]
+
+
+def _centre(name: str) -> str:
+    """Where a Monte Carlo range sits, in words (see optimizer.uncertainty.centred_distributions)."""
+    centred = {"busy_hours_per_day": "busy hours per day", "usd_per_kwh": "electricity price",
+               "resale_fraction": "resale value at the horizon"}
+    if name in centred:
+        return f"centred on this comparison's {centred[name]}, with the shipped relative spread"
+    if name == "rent_price_multiplier":
+        return "multiplies this comparison's rental price"
+    return "the shipped range, not centred"

@@ -400,7 +400,14 @@ def _shown(value: Any) -> str:
 
 
 def field_of_message(message: str, names: list[str]) -> str:
-    """The request field a domain error sentence is about (the first name it mentions)."""
+    """The request field a domain error sentence is about.
+
+    A field the sentence tells the caller to pass ("...; pass purchase_usd.") wins: it is the one to
+    fix, while the first name mentioned may be a word of the prose ("purchase price").
+    """
+    for match in re.finditer(r"\bpass (\w+)", message):
+        if match.group(1) in names:
+            return match.group(1)
     found = [(message.find(name), name) for name in names if re.search(rf"\b{re.escape(name)}\b", message)]
     return min(found)[1] if found else "request"
 
