@@ -35,6 +35,8 @@ def prices(
 
     if gpu is not None:
         gpu_spec(gpu)  # raises ValueError naming the known ids
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
+        raise ValueError(f"limit must be a whole number of rows, 0 or more (0 or None: all); got {limit!r}.")
     since_at = parse_since(since) if isinstance(since, str) else since
     engine = open_database(settings)
     with session_scope(engine) as session:

@@ -59,7 +59,7 @@ def compact(engine: Engine, retention_days: int, now: datetime | None = None) ->
     offers until a live source replaces them (``store.queries.current_offers``), so they stay raw
     whatever their age; their days are aggregated like any other.
     """
-    now = now or datetime.now(UTC)
+    now = (now or datetime.now(UTC)).astimezone(UTC)  # the window counts UTC days, whatever ``now``'s zone
     cutoff = datetime.combine((now - timedelta(days=retention_days)).date(), time(), tzinfo=UTC)
     days = aggregates = deleted = 0
     cursor: datetime | None = None

@@ -74,6 +74,7 @@ def test_info_masks_secrets(tmp_path: Path) -> None:
         (["prices", "--since", "last tuesday"], "--since 'last tuesday' is neither a duration"),
         (["prices", "--since", "1000000000y"], "--since '1000000000y' reaches back before the year 1"),
         (["prices", "--since", "3000y"], "--since '3000y' reaches back before the year 1"),
+        (["prices", "--limit", "-1"], "limit must be a whole number of rows, 0 or more"),
     ],
 )
 def test_usage_errors_exit_2_with_one_sentence(args: list[str], message: str,

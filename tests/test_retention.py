@@ -197,3 +197,15 @@ def test_a_day_is_rolled_up_only_once_no_refresh_can_still_write_into_it(engine:
         queries.start_refresh_run(session, "aws", died)
     assert roll_up(engine, now=day + timedelta(days=2) + ROLL_UP_GRACE) == (0, 0)
     assert roll_up(engine, now=died + DEAD_RUN_AFTER + timedelta(minutes=1))[0] == 1
+
+
+def test_the_retention_window_counts_utc_days_whatever_the_zone_of_now(engine: Any) -> None:
+    from zoneinfo import ZoneInfo
+
+    local_now = datetime(2026, 11, 29, 8, 0, tzinfo=ZoneInfo("Pacific/Kiritimati"))  # 28 Nov 18:00 UTC
+    with session_scope(engine) as session:
+        run = queries.start_refresh_run(session, "vast", local_now - timedelta(days=31))
+        # 29 October, inside a 30-day window counted in UTC days; outside it if counted in UTC+14 days
+        queries.insert_price_observations(session, [_obs(30, 12, "m0", 2.0)], refresh_run_id=run.id)
+    assert compact(engine, retention_days=30, now=local_now).raw_rows_deleted == 0
+    assert compact(engine, retention_days=30, now=local_now.astimezone(UTC) + timedelta(days=1)).raw_rows_deleted == 1
