@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -228,7 +228,26 @@ class Settings(BaseSettings):
         return _toml_path()
 
 
+class SettingsError(ValueError):
+    """A setting that cannot be used, said in one line naming its environment variable."""
+
+
+def _describe(exc: ValidationError) -> str:
+    parts = []
+    for error in exc.errors():
+        name = "RENTBUY_" + "__".join(str(part) for part in error["loc"]).upper()
+        message = str(error["msg"]).removeprefix("Value error, ")
+        parts.append(message if name in message else f"{name}: {message} (got {error.get('input')!r})")
+    return "Invalid setting: " + "; ".join(part.rstrip(".") for part in parts) + "."
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The process-wide settings; tests call ``get_settings.cache_clear()`` after changing env."""
-    return Settings()
+    """The process-wide settings; tests call ``get_settings.cache_clear()`` after changing env.
+
+    pydantic's report spans lines and links to its docs; the CLI prints one sentence instead.
+    """
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise SettingsError(_describe(exc)) from None

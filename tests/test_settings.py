@@ -118,3 +118,20 @@ def test_an_unknown_timezone_is_one_sentence_naming_the_setting(raw: str, monkey
         Settings()
     monkeypatch.setenv("RENTBUY_SCHEDULE__TIMEZONE", "Pacific/Auckland")
     assert Settings().schedule.timezone == "Pacific/Auckland"
+
+
+def test_the_cli_reports_a_bad_setting_in_one_line_naming_its_variable(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from config.settings import get_settings
+    from rentbuy.cli import main
+
+    monkeypatch.setenv("RENTBUY_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("RENTBUY_SCHEDULE__RETENTION_DAYS", "0")
+    get_settings.cache_clear()
+    try:
+        assert main(["info"]) == 2
+    finally:
+        get_settings.cache_clear()
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "pydantic.dev" not in err
+    assert "RENTBUY_SCHEDULE__RETENTION_DAYS: Input should be greater than or equal to 1 (got '0')." in err
