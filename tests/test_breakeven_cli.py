@@ -225,3 +225,12 @@ def test_sensitivity_tornado_with_declining_balance_and_low_resale(capsys: pytes
                           "--samples", "0")
     assert code == 0, err
     assert out.startswith("Tornado") and "own.resale_fraction" in out
+
+
+def test_zero_busy_hours_and_a_one_year_horizon_read_as_words(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _run(capsys, "breakeven", "--own", "rtx-4090", "--rent", "h100-sxm", "--price", "2.5",
+                        "--purchase-usd", "1800", "--hours-per-day", "0", "--horizon", "1")
+    assert code == 0
+    assert "0 GPU-hours over 1 year (no GPU-hours to spread the cost over)" in out
+    assert "horizon: 1 year  [" in out
+    assert "$inf" not in out and "1 years" not in out

@@ -449,8 +449,10 @@ def render_comparison(comparison: Any) -> str:
         if isinstance(side, Infeasible):
             out += [f"{side.option}: infeasible, not priced ({side.reason}).", ""]
             continue
-        out.append(f"{side.option}: {side.gpu_hours:,.0f} GPU-hours over {comparison.horizon_years:g} years "
-                   f"(${side.usd_per_gpu_hour:,.3f} per GPU-hour)")
+        years = f"{comparison.horizon_years:g} year{'' if comparison.horizon_years == 1 else 's'}"
+        per_hour = (f"${side.usd_per_gpu_hour:,.3f} per GPU-hour" if math.isfinite(side.usd_per_gpu_hour)
+                    else "no GPU-hours to spread the cost over")
+        out.append(f"{side.option}: {side.gpu_hours:,.0f} GPU-hours over {years} ({per_hour})")
         out += [text_table(side.rows()), ""]
     out.append(render_assumptions(comparison.assumptions))
     return "\n".join(out)
@@ -463,7 +465,9 @@ def render_assumptions(assumptions: Any) -> str:
     lines = ["Assumptions (every input and where it came from):"]
     for item in assumptions:
         value = format_cell(item.value) if not isinstance(item.value, str) else item.value
-        unit = f" {item.unit}" if item.unit else ""
+        unit = item.unit or ""
+        unit = unit[:-1] if unit.endswith("years") and item.value == 1 else unit  # "1 year", not "1 years"
+        unit = f" {unit}" if unit else ""
         lines.append(f"  {item.name}: {value}{unit}  [{item.source}]")
     return "\n".join(lines)
 
