@@ -142,6 +142,15 @@ def test_a_model_given_as_a_parameter_count(client: TestClient) -> None:
     assert "sizing model" in body["model_notes"][0]
 
 
+@pytest.mark.parametrize("params", [100e6, 350e6, 1e9, 7e9, 13e9, 70e9, 405e9, 2e12])
+def test_a_sized_model_lands_within_tolerance_of_its_count(params: float) -> None:
+    from rentbuy.web.params import architecture_for
+
+    # The smallest sizes missed by +43 % (100M) and +13 % (350M) when depth could only move by 3 layers;
+    # 5 %: at 100M the nearest shape the preset's head width allows is 3.9 % short.
+    assert abs(architecture_for(params).parameter_count() / params - 1) <= 0.05
+
+
 def test_breakeven_is_the_breakeven_command_for_the_same_inputs(client: TestClient,
                                                                 capsys: pytest.CaptureFixture[str]) -> None:
     response = client.get("/api/breakeven", params={"own": "2xrtx-4090", "rent": "h100-sxm", "busy_hours_per_day": 8,

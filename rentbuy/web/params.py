@@ -65,6 +65,9 @@ def parse_model(text: str) -> str | float:
     raise ValueError(f"model must be {model_allowed()}; got {text!r}.")
 
 
+SIZE_TOLERANCE = 0.03  # a sized model's shape may miss the asked count by this much
+
+
 @cache
 def architecture_for(params: float) -> Architecture:
     """A Llama-style architecture of about ``params`` parameters, shaped like the nearest preset.
@@ -78,8 +81,10 @@ def architecture_for(params: float) -> Architecture:
     ratio = template.num_heads // template.num_kv_heads
     ffn = template.intermediate_size / template.hidden_size
     depth = max(2, round(template.num_layers * (params / template.total_params) ** (1 / 3)))
-    best: tuple[float, Architecture] | None = None
-    for layers in range(max(2, depth - 3), depth + 4):
+    candidates: list[tuple[float, int, Architecture]] = []
+    # Half to twice the family depth: widths step coarsely (a whole attention group at a time), so a
+    # small model may need a deeper, narrower shape to land near its count.
+    for layers in range(max(2, depth // 2), 2 * depth + 4):
         for groups in range(1, 512):
             heads = groups * ratio
             hidden = heads * template.head_dim
@@ -89,13 +94,14 @@ def architecture_for(params: float) -> Architecture:
                 tied_embeddings=template.tied_embeddings, head_dim=template.head_dim, qkv_bias=template.qkv_bias,
                 norms_per_layer=template.norms_per_layer, name=f"custom ({template.model} shape)")
             count = arch.parameter_count()
-            error = abs(math.log(count / params))
-            if best is None or error < best[0]:
-                best = (error, arch)
+            candidates.append((abs(math.log(count / params)), abs(layers - depth), arch))
             if count > params:
                 break
-    assert best is not None
-    return best[1]
+    # The family's depth wins among shapes within SIZE_TOLERANCE of the count; else the closest count.
+    close = [c for c in candidates if c[0] <= math.log1p(SIZE_TOLERANCE)]
+    if close:
+        return min(close, key=lambda c: (c[1], c[0]))[2]
+    return min(candidates, key=lambda c: c[0])[2]
 
 
 def checked_model(text: str) -> str:
