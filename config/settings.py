@@ -130,6 +130,7 @@ class EconomicsSettings(BaseModel):
     purchase_condition: Literal["new", "used"] = "new"
     rent_statistic: Literal["cheapest", "p25", "median"] = "median"
     maintenance_usd_per_year: float = Field(0.0, ge=0)
+    system_usd: float = Field(0.0, ge=0)  # the rest of each owned machine (CPU, board, RAM, PSU, case)
 
 
 class ScheduleSettings(BaseModel):

@@ -248,7 +248,8 @@ def _own_option(option: Option, price: Price, inputs: _Inputs) -> OwnOption:
         gpu=option.gpu, count=option.count, purchase_usd=price.usd, life_years=float(default("life_years").value),
         resale_fraction=economics.resale_fraction, depreciation=depreciation,
         load_watts=spec(option.gpu).board_power_w, usd_per_kwh=economics.usd_per_kwh, pue=economics.pue,
-        maintenance_usd_per_year=economics.maintenance_usd_per_year, discount_rate=economics.discount_rate)
+        maintenance_usd_per_year=economics.maintenance_usd_per_year, discount_rate=economics.discount_rate,
+        system_usd=economics.system_usd)
 
 
 def _rent_option(option: Option, price: Price) -> RentOption:
@@ -338,6 +339,7 @@ def plan(
     economics = settings.economics
     for key, unit in (("usd_per_kwh", "USD/kWh"), ("pue", "x"), ("resale_fraction", "fraction of price"),
                       ("depreciation", ""), ("discount_rate", "per year"), ("maintenance_usd_per_year", "USD/year"),
+                      ("system_usd", "USD per machine"),
                       ("rent_statistic", ""), ("purchase_condition", "")):
         inputs.note(key.replace("_", " "), getattr(economics, key), unit, _setting_source(settings, key))
     for job_class in workload.classes:

@@ -227,3 +227,26 @@ def test_no_runs_leaves_the_cost_per_run_out_of_the_recommendation(book: PriceBo
     result = plan(QLORA_8B, tokens_per_run=6e7, runs_per_month=0, prices=book)
     assert "nan" not in result.recommendation
     assert " h a run)" in result.recommendation and "a run," not in result.recommendation
+
+
+def test_the_rest_of_the_machine_is_a_setting_the_plan_counts_and_names(monkeypatch: pytest.MonkeyPatch,
+                                                                        book: PriceBook) -> None:
+    """Owning was always cards only in the report; ``economics.system_usd`` prices each owned machine."""
+    from config.settings import Settings
+
+    workload = Workload((JobClass(FineTune(model="llama-3.1-8b", method="qlora", gradient_checkpointing=True),
+                                  6e7, 8),), "lab")
+
+    def owned_totals(result: Any) -> dict[str, float]:
+        rows = result.table[(result.table["kind"] == "own") & result.table["feasible"]]
+        return dict(zip(rows["option"], rows["total_cost_usd"], strict=True))
+
+    base = plan(workload=workload, settings=Settings(), prices=book)
+    monkeypatch.setenv("RENTBUY_ECONOMICS__SYSTEM_USD", "1500")
+    with_machine = plan(workload=workload, settings=Settings(), prices=book)
+    own, own_machine = owned_totals(base), owned_totals(with_machine)
+    assert own and own.keys() == own_machine.keys()
+    for option, total in own.items():
+        assert own_machine[option] > total + 500  # the machine, less its resale at the horizon
+    assert any(a.name == "system usd" and a.value == 1500 and "setting economics.system_usd" in a.source
+               for a in with_machine.assumptions)

@@ -62,8 +62,8 @@ def add_comparison_arguments(parser: argparse.ArgumentParser) -> None:
     owning = parser.add_argument_group("owning")
     owning.add_argument("--purchase-usd", type=float, metavar="USD", help="price per card (default: reference "
                         "street price in economics.toml, else launch MSRP)")
-    owning.add_argument("--system-usd", type=float, default=0.0, metavar="USD",
-                        help="the rest of the machine (default 0: an existing workstation)")
+    owning.add_argument("--system-usd", type=float, metavar="USD",
+                        help="the rest of the machine (default in economics.toml: 0, an existing workstation)")
     owning.add_argument("--life", type=float, metavar="YEARS", help="depreciation life (default in economics.toml)")
     owning.add_argument("--resale", type=float, metavar="FRACTION",
                         help="value left at the end of the life, 0-1 (default: setting economics.resale_fraction)")
@@ -344,8 +344,7 @@ def comparison_inputs(args: argparse.Namespace) -> ComparisonInputs:
                     "busy hours per day (owned machine)", "hours/day")
     horizon = _setting(args.horizon, "--horizon", "horizon_years", trail, "horizon", "years")
     purchase = _purchase(args, own_gpu, trail)
-    trail.add("rest of the machine", args.system_usd, "USD",
-              "command line (--system-usd)" if args.system_usd else "default: 0 (an existing workstation)")
+    system = _setting(args.system_usd, "--system-usd", "system_usd", trail, "rest of the machine", "USD")
     life = _shipped(args.life, "--life", "life_years", trail, "depreciation life", "years")
     depreciation = _depreciation(args, own_gpu, trail)
     resale = _setting(args.resale, "--resale", "resale_fraction", trail,
@@ -400,7 +399,7 @@ def comparison_inputs(args: argparse.Namespace) -> ComparisonInputs:
     if args.storage_usd_per_month:
         trail.add("rented storage", args.storage_usd_per_month, "USD/month", "command line (--storage-usd-per-month)")
 
-    own = OwnOption(gpu=own_gpu, count=own_count, purchase_usd=purchase, system_usd=args.system_usd,
+    own = OwnOption(gpu=own_gpu, count=own_count, purchase_usd=purchase, system_usd=system,
                     life_years=life, resale_fraction=resale, depreciation=depreciation, load_watts=load,
                     idle_watts=args.idle_watts, powered_hours_per_day=args.powered_hours,
                     usd_per_kwh=usd_per_kwh, pue=pue, maintenance_usd_per_year=maintenance,

@@ -280,7 +280,8 @@ class BreakevenQuery(_Strict):
     spot: bool = Field(False, description="spot/interruptible capacity")
     price_change: float | None = Field(None, ge=-0.9, le=1, allow_inf_nan=False, description=(
         "yearly change of the rental price, e.g. -0.2"))
-    system_usd: float = Field(0.0, ge=0, le=1e7, allow_inf_nan=False, description="the rest of the machine, USD")
+    system_usd: float | None = Field(None, ge=0, le=1e7, allow_inf_nan=False, description=(
+        "the rest of the machine, USD (default: the system_usd setting, 0)"))
 
     @field_validator("own", "rent")
     @classmethod
