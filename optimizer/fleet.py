@@ -235,8 +235,10 @@ def _week_factors(weeks: int, discount_rate: float) -> tuple[np.ndarray, np.ndar
     return vec.discount_factor(discount_rate, ends), ends - 1 / WEEKS_PER_YEAR
 
 
-def _owned_costs(owned: OwnedType, weeks: int, discount: np.ndarray) -> tuple[dict[str, float], np.ndarray]:
-    """Per-machine fixed cost lines (PV) over the horizon and the PV cost per busy hour by week."""
+def _owned_costs(owned: OwnedType, weeks: int, discount: np.ndarray,
+                 rate: float) -> tuple[dict[str, float], np.ndarray]:
+    """Per-machine fixed cost lines (PV) over the horizon and the PV cost per busy hour by week, all
+    at the plan's discount ``rate`` (the resale too: it was at the option's own rate)."""
     own = owned.option
     horizon = weeks / WEEKS_PER_YEAR
     usd_per_kwh = own.usd_per_kwh * own.pue
@@ -248,7 +250,7 @@ def _owned_costs(owned: OwnedType, weeks: int, discount: np.ndarray) -> tuple[di
     idle_energy_week = idle_kw * DAYS_PER_WEEK * (powered or 0.0) * usd_per_kwh
     lines = {
         "capex": own.capex_usd,
-        "resale_credit": -float(vec.discount_factor(own.discount_rate, horizon)) * float(own.resale_usd(horizon)),
+        "resale_credit": -float(vec.discount_factor(rate, horizon)) * float(own.resale_usd(horizon)),
         "owned_running": float(discount.sum()) * (weekly_fixed + idle_energy_week),
     }
     per_busy_hour = discount * (load_kw - idle_kw) * usd_per_kwh
@@ -317,7 +319,7 @@ class _Program:
         self.own_fixed = []
         self.own_hourly = []
         for o in owned:
-            lines, hourly = _owned_costs(o, self.weeks, self.discount)
+            lines, hourly = _owned_costs(o, self.weeks, self.discount, rate)
             self.own_fixed.append(lines)
             self.own_hourly.append(hourly)
         self.rent_hourly = [_rent_per_hour(r, self.starts, self.discount) for r in rented]

@@ -81,6 +81,17 @@ def test_steady_heavy_demand_buys_cards_light_demand_rents() -> None:
     assert light.plan.total_usd == pytest.approx(260.0)
 
 
+def test_an_explicit_plan_discount_rate_discounts_the_resale_too() -> None:
+    # The owned option says 0 %, the plan is asked for 10 %: every flow, the resale included, at 10 %.
+    own = OwnedType(OwnOption(purchase_usd=1800.0, usd_per_kwh=0.10, discount_rate=0.0), speed=1.0)
+    rent = RentedType(RentOption(gpu="rtx-4090", usd_per_gpu_hour=0.50), speed=1.0)
+    result = plan_fleet(_flat_demand(100.0, 52), [own], [rent], discount_rate=0.10)
+    assert isinstance(result.plan, FleetPlan) and result.plan.owned_units == {own.option.label: 1}
+    horizon = 52 / WEEKS_PER_YEAR
+    resale = 1800 * (1 - 0.6 * horizon / 3)
+    assert result.plan.lines_usd["resale_credit"] == pytest.approx(-resale / 1.10 ** horizon)
+
+
 def test_peaks_are_rented_on_top_of_owned_capacity() -> None:
     # One card works at most 168 h a week; a 300 h peak week rents the 132 h above it.
     demand = Demand((JobClass("qlora", ("rtx-4090",)),), np.array([[150.0]] * 51 + [[300.0]]))
