@@ -165,11 +165,7 @@ def refresh_source(
         try:
             progress(source.name, "fetching", None)
             pages = _archive_pages(source.fetch(http_session, source_settings), raw, source.name, observed_at)
-            parsed = parse_pages(source.name, pages, observed_at,
-                                 on_page=lambda count: progress(source.name, "parsed", count))
-            quotes = parsed.quotes
-            result.unknown_gpu_names, result.quotes_flagged = set(parsed.unknown_gpu_names), parsed.flagged
-            result.quotes_parsed = len(quotes)
+            quotes = _parse_into(result, source.name, pages, observed_at, progress)
             with session_scope(engine) as session:
                 result.rows_written = _store(session, source, quotes, run_id)
                 run = session.get(type(run), run_id)
@@ -191,6 +187,15 @@ def refresh_source(
         return result
 
 
+def _parse_into(result: SourceResult, name: str, pages: Iterable[Any], observed_at: datetime,
+                progress: Progress) -> list[Any]:
+    """Parse the pages, recording the counts on ``result``; the quotes to store."""
+    parsed = parse_pages(name, pages, observed_at, on_page=lambda count: progress(name, "parsed", count))
+    result.unknown_gpu_names, result.quotes_flagged = set(parsed.unknown_gpu_names), parsed.flagged
+    result.quotes_parsed = len(parsed.quotes)
+    return parsed.quotes
+
+
 def _dry_run_source(source: Source, source_settings: Any, observed_at: datetime, http_session: Any,
                     progress: Progress, started: float) -> SourceResult:
     """Fetch and parse in memory only: a dry run writes no refresh_run row (which ``due_jobs``
@@ -198,10 +203,7 @@ def _dry_run_source(source: Source, source_settings: Any, observed_at: datetime,
     result = SourceResult(source.name, "failed")
     try:
         progress(source.name, "fetching", None)
-        parsed = parse_pages(source.name, source.fetch(http_session, source_settings), observed_at,
-                             on_page=lambda count: progress(source.name, "parsed", count))
-        result.unknown_gpu_names, result.quotes_flagged = set(parsed.unknown_gpu_names), parsed.flagged
-        result.quotes_parsed = len(parsed.quotes)
+        _parse_into(result, source.name, source.fetch(http_session, source_settings), observed_at, progress)
         result.status = "ok"
         progress(source.name, "written", 0)
     except Exception as exc:  # one bad source must not stop the others
