@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 
 from reports.prices import RENTAL_COLUMNS, STREET_COLUMNS
-from reports.render import format_cell, markdown_table, text_table, to_csv, to_json
+from reports.render import format_cell, markdown_table, markdown_text, text_table, to_csv, to_json
 
 HISTORY_GPUS = ("h100-sxm", "rtx-4090")
 OPTION_COLUMNS = ["option", "feasible", "per_gpu_memory_gib", "hours_per_run", "busy_hours_per_day",
@@ -179,12 +179,12 @@ def text(doc: list[tuple[Any, ...]], markdown: bool = False) -> str:
             parts.append((markdown_table if markdown else text_table)(rows, columns) if rows else "(none)")
         elif kind in ("h1", "h2", "h3"):
             level = {"h1": 1, "h2": 2, "h3": 3}[kind]
-            parts.append(f"{'#' * level} {body[0]}" if markdown else
+            parts.append(f"{'#' * level} {markdown_text(body[0])}" if markdown else
                          (body[0] if kind != "h2" else f"{body[0]}\n{'=' * len(body[0])}"))
         elif kind == "warn":
-            parts.append(f"> **{body[0]}**" if markdown else body[0])
+            parts.append(f"> **{markdown_text(body[0])}**" if markdown else body[0])
         elif kind == "p":
-            parts.append(body[0])
+            parts.append(markdown_text(body[0]) if markdown else body[0])
     return "\n\n".join(parts) + "\n"
 
 

@@ -45,14 +45,23 @@ def text_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None 
     return "\n".join(out)
 
 
+def markdown_text(value: str) -> str:
+    """Text as Markdown shows it literally: a workload's title may hold ``<script>`` or ``*``, and
+    Markdown passes raw HTML through to whatever renders it."""
+    out = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    for char in "\\`*_[]#|":
+        out = out.replace(char, "\\" + char)
+    return out
+
+
 def markdown_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None) -> str:
     """A GitHub-flavoured Markdown table with the same cell formatting as ``text_table``."""
     if not rows:
         return "_(none)_"
     cols = list(columns or rows[0].keys())
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines = ["| " + " | ".join(markdown_text(c) for c in cols) + " |", "|" + "---|" * len(cols)]
     for row in rows:
-        lines.append("| " + " | ".join(format_cell(row.get(c)).replace("|", "\\|") for c in cols) + " |")
+        lines.append("| " + " | ".join(markdown_text(format_cell(row.get(c))) for c in cols) + " |")
     return "\n".join(lines)
 
 

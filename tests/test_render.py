@@ -21,3 +21,16 @@ from reports.render import format_cell
 ])
 def test_format_cell_decides_on_the_rounded_value(value: float, text: str) -> None:
     assert format_cell(value) == text
+
+
+def test_markdown_shows_user_text_literally() -> None:
+    from reports.document import text
+
+    doc = [("h2", "QLoRA <script>alert(1)</script> *fast*"), ("p", "a [link](x) & more"),
+           ("table", [{"option": "own <b>1x</b> rtx_4090 | x"}], ["option"])]
+    out = text(doc, markdown=True)
+    assert "<script>" not in out and "<b>" not in out
+    assert "## QLoRA &lt;script&gt;alert(1)&lt;/script&gt; \\*fast\\*" in out
+    assert "a \\[link\\](x) &amp; more" in out
+    assert "| own &lt;b&gt;1x&lt;/b&gt; rtx\\_4090 \\| x |" in out
+    assert text(doc).startswith("QLoRA <script>")  # plain text is shown as it is
