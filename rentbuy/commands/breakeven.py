@@ -277,17 +277,24 @@ def stored_purchase(gpu: str, trail: _Trail, name: str, flag: str) -> float:
     return trail.add(name, round(price.usd, 2), "USD", price.source)
 
 
-def stored_rent(gpu: str, trail: _Trail, name: str, flag: str, pricing: str = "on-demand") -> float:
-    """A GPU-hour price from the current stored offers (or the shipped reference), with its source.
+def rent_price_from(book: Any, gpu: str, pricing: str, price_flag: str, spot_flag: str) -> Any:
+    """The stored GPU-hour price for ``pricing`` (on-demand falls back to any), shared by the CLI and
+    the web API, whose flags are named ``price_flag`` and ``spot_flag`` in the error.
 
     Spot never borrows the on-demand price: that plus the spot surcharge would be dearer than either.
     """
-    price = price_book().rent(gpu, pricing)
+    price = book.rent(gpu, pricing)
     if price is None and pricing == "spot":
-        raise UsageError(f"No spot price is known for {gpu}; pass {flag} or drop --spot.")
-    price = price or price_book().rent(gpu)
+        raise UsageError(f"No spot price is known for {gpu}; pass {price_flag} or drop {spot_flag}.")
+    price = price or book.rent(gpu)
     if price is None:
-        raise UsageError(f"No rental price is known for {gpu}; pass {flag}.")
+        raise UsageError(f"No rental price is known for {gpu}; pass {price_flag}.")
+    return price
+
+
+def stored_rent(gpu: str, trail: _Trail, name: str, flag: str, pricing: str = "on-demand") -> float:
+    """A GPU-hour price from the current stored offers (or the shipped reference), with its source."""
+    price = rent_price_from(price_book(), gpu, pricing, flag, "--spot")
     return trail.add(name, round(price.usd, 4), "USD/GPU-hour", price.source)
 
 

@@ -418,12 +418,7 @@ def breakeven_payload(query: BreakevenQuery, engine: Engine, settings: Settings)
     stored: dict[str, str] = {}  # assumption name -> where the stored price came from
     if query.price is None:
         _count, gpu = command.parse_count_gpu(query.rent, "rent")
-        price = book.rent(gpu, "spot" if query.spot else "on-demand")
-        if price is None and query.spot:  # never the on-demand price plus the spot surcharge
-            raise UsageError(f"No spot price is known for {gpu}; pass price or drop spot.")
-        price = price or book.rent(gpu)
-        if price is None:
-            raise UsageError(f"No rental price is known for {gpu}; pass price.")
+        price = command.rent_price_from(book, gpu, "spot" if query.spot else "on-demand", "price", "spot")
         args.price, stored["rental price per GPU-hour today"] = round(price.usd, 4), price.source
     if query.purchase_usd is None:
         _count, gpu = command.parse_count_gpu(query.own, "own")
