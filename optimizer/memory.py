@@ -54,6 +54,7 @@ OFFLOADS = ("optimizer", "optimizer+params")
 CROSS_ENTROPIES = ("standard", "chunked", "fused")
 ADAPTER_DTYPES = ("fp32", "compute")
 QUANTIZE_SCOPES = ("all-linear", "adapted", "all-linear+head")
+NO_SYNC_MODES = ("off", "trainable", "units")
 MLP_KINDS = ("gated", "plain")
 MEMORY_COUNTERS = ("allocated", "reserved", "device")
 
@@ -214,6 +215,12 @@ class Framework:
     ``quant_saves_input``: the 4-bit matmul keeps its input for backward even for a frozen weight
     (bitsandbytes ``MatMul4Bit``); torchao's NF4 and Unsloth's kernels do not.
     ``reports``: the counter its logs print, to read its published numbers right.
+    ``fsdp_no_sync``: what FSDP holds between gradient-accumulation micro-steps. ``off``: gradients
+    are reduce-scattered every micro-step, so they stay sharded. ``trainable``: the loop runs
+    inside FSDP's ``no_sync()``, which keeps every trainable parameter's gradient unsharded until
+    the synchronising step. ``units``: the same, with frozen and trainable weights in one flat
+    parameter (``use_orig_params=True`` wrapping whole blocks), so the gradient is as large as every
+    block that holds a trainable weight.
     """
 
     name: str
@@ -225,6 +232,7 @@ class Framework:
     activation_offload: bool
     quant_saves_input: bool
     reports: str
+    fsdp_no_sync: str
     note: str
 
 
@@ -232,33 +240,39 @@ FRAMEWORKS: Mapping[str, Framework] = {
     "hf-peft": Framework(
         "hf-peft", cross_entropy="standard", adapter_dtype="fp32", quantize_scope="all-linear",
         lora_dropout=0.05, compile=False, activation_offload=False, quant_saves_input=True,
-        reports="reserved",
+        reports="reserved", fsdp_no_sync="trainable",
         note="Transformers + PEFT + bitsandbytes: fp32 adapters (PEFT autocast_adapter_dtype), "
-             "full fp32 logits in the loss, every linear but the head in 4-bit."),
+             "full fp32 logits in the loss, every linear but the head in 4-bit; Accelerate accumulates "
+             "inside FSDP no_sync() (sync_each_batch off by default) and PEFT's FSDP wrap policy gives the "
+             "adapters their own flat parameters."),
     "torchtune": Framework(
         "torchtune", cross_entropy="chunked", adapter_dtype="compute", quantize_scope="all-linear",
         lora_dropout=0.0, compile=False, activation_offload=False, quant_saves_input=False,
-        reports="allocated",
+        reports="allocated", fsdp_no_sync="off",
         note="torchtune: adapters in the model dtype, CEWithChunkedOutputLoss, torchao NF4 "
-             "(before PR #1485 only the linears carrying LoRA were quantized: quantize_scope='adapted')."),
+             "(before PR #1485 only the linears carrying LoRA were quantized: quantize_scope='adapted'); "
+             "FSDP gradients are reduce-scattered every micro-step."),
     "unsloth": Framework(
         "unsloth", cross_entropy="fused", adapter_dtype="compute", quantize_scope="all-linear",
         lora_dropout=0.0, compile=True, activation_offload=True, quant_saves_input=False,
-        reports="reserved",
+        reports="reserved", fsdp_no_sync="off",
         note="Unsloth: Cut Cross-Entropy, Triton kernels for RMSNorm/RoPE/SwiGLU/LoRA (counted like "
              "compile=True), checkpoints offloaded to host RAM when gradient checkpointing is on."),
     "litgpt": Framework(
         "litgpt", cross_entropy="chunked", adapter_dtype="compute", quantize_scope="all-linear+head",
         lora_dropout=0.05, compile=False, activation_offload=False, quant_saves_input=True,
-        reports="allocated",
+        reports="allocated", fsdp_no_sync="units",
         note="LitGPT: bf16-true adapters, chunked lm-head + chunked cross-entropy, Fabric's "
-             "bitsandbytes plugin quantizes every linear including the head."),
+             "bitsandbytes plugin quantizes every linear including the head; Fabric accumulates inside "
+             "no_backward_sync (FSDP no_sync) with use_orig_params=True, so each block's flat parameter "
+             "mixes frozen and LoRA weights and its whole gradient stays unsharded."),
     "llm-foundry": Framework(
         "llm-foundry", cross_entropy="standard", adapter_dtype="compute", quantize_scope="all-linear",
         lora_dropout=0.0, compile=False, activation_offload=False, quant_saves_input=True,
-        reports="allocated",
+        reports="allocated", fsdp_no_sync="trainable",
         note="MosaicML Composer / llm-foundry: FSDP with hand-written flash-attention (Triton) kernels and "
-             "low-precision LayerNorm, no torch.compile; its published benchmarks are full training steps."),
+             "low-precision LayerNorm, no torch.compile; its published benchmarks are full training steps; "
+             "Composer's default SINGLE_AUTO_SYNC accumulates inside no_sync()."),
 }
 
 
@@ -296,6 +310,7 @@ class FineTune:
     compile: bool | None = None  # fused elementwise kernels: torch.compile, Liger, Unsloth's Triton
     activation_offload: bool | None = None
     optimizer_in_backward: bool = False
+    fsdp_no_sync: str | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.model, str):
@@ -340,6 +355,7 @@ class FineTune:
         _choice("cross_entropy", self.cross_entropy, (None, *CROSS_ENTROPIES))
         _choice("adapter_dtype", self.adapter_dtype, (None, *ADAPTER_DTYPES))
         _choice("quantize_scope", self.quantize_scope, (None, *QUANTIZE_SCOPES))
+        _choice("fsdp_no_sync", self.fsdp_no_sync, (None, *NO_SYNC_MODES))
         _require(not (self.optimizer_in_backward and self.gradient_accumulation_steps > 1),
                  "optimizer_in_backward needs gradient_accumulation_steps=1 (the step runs inside backward).")
         if self.method != "full":
@@ -562,6 +578,38 @@ def _optimizer_state_bytes(job: FineTune, trainable_shapes: list[tuple[int, int,
     return sum(4.0 * c * (r + k) for c, r, k in trainable_shapes)
 
 
+def _unsynced_gradient_bytes(job: FineTune, weight_bytes: float, trainable_grad_bytes: float) -> float:
+    """Gradient that FSDP's ``no_sync()`` keeps unsharded on every GPU between accumulation
+    micro-steps (0 when the job syncs each micro-step or does not accumulate).
+
+    ``weight_bytes`` is the whole model's unsharded weight storage. Under the ``units`` mode the
+    gradient has the size of each flat parameter that holds a trainable weight, frozen part included:
+    every transformer block when an adapter sits in the blocks, plus the root unit (embeddings,
+    final norm, head) when the head is trained.
+    """
+    mode = job.knob("fsdp_no_sync")
+    if job.sharding != "fsdp" or job.gradient_accumulation_steps == 1 or mode == "off":
+        return 0.0
+    if mode == "trainable" or job.method == "full":
+        return trainable_grad_bytes
+    arch = job.architecture
+    targets = job.target_modules()
+    base_bytes = 4 if job.precision == "fp32" else 2
+    head_bytes = float(base_bytes * arch.head_params())
+    if arch.head_params() and HEAD_MODULE in _quantized_modules(job):
+        head_bytes = arch.head_params() * _bytes_per_param_quantized(
+            job.resolved_quantization or "nf4-dq", arch.hidden_size, arch.vocab_size)
+    final_norm = arch.hidden_size * (2 if arch.norm_bias else 1)
+    root_bytes = base_bytes * (arch.embedding_params() + final_norm) + head_bytes
+    in_blocks = any(name != HEAD_MODULE for name in targets)
+    units = 0.0
+    if in_blocks:
+        units += weight_bytes - root_bytes
+    if HEAD_MODULE in targets:
+        units += root_bytes
+    return max(units, trainable_grad_bytes)
+
+
 def estimate_memory(job: FineTune) -> MemoryEstimate:
     """Peak memory per GPU and host RAM of ``job``, with a breakdown (bytes)."""
     arch = job.architecture
@@ -635,6 +683,11 @@ def estimate_memory(job: FineTune) -> MemoryEstimate:
         notes.append("Paged 8-bit AdamW keeps its state in CUDA unified memory: it stays on the GPU when there "
                      "is room and pages to host RAM when there is not; it is not counted in the GPU peak.")
 
+    unsynced = _unsynced_gradient_bytes(job, weights, grads)
+    if unsynced:
+        notes.append("FSDP accumulates gradients inside no_sync(): they stay unsharded on every GPU until the "
+                     "synchronising micro-step (framework knob fsdp_no_sync).")
+
     # -- sharding and offload --------------------------------------------------------------------
     cpu = 0.0
     gathered = 0.0
@@ -683,8 +736,12 @@ def estimate_memory(job: FineTune) -> MemoryEstimate:
     if full and arch.lm_head and job.offload != "optimizer+params":
         head_grad = trainable_bytes * arch.vocab_size * arch.hidden_size * shard
     persisted = grads if job.gradient_accumulation_steps > 1 else head_grad
+    if unsynced:
+        # Between micro-steps only the unsharded gradient exists; at the synchronising step each
+        # unit's unsharded gradient is freed as its shard is produced.
+        persisted = unsynced
     forward_phase = activations + logits + working + persisted
-    backward_end = grads + working
+    backward_end = max(grads, unsynced) + working
     if forward_phase >= backward_end:
         phase = "forward"
         at_peak_grads = persisted
@@ -692,7 +749,7 @@ def estimate_memory(job: FineTune) -> MemoryEstimate:
         at_peak_logits = logits
     else:
         phase = "backward"
-        at_peak_grads, at_peak_acts, at_peak_logits = grads, working, 0.0
+        at_peak_grads, at_peak_acts, at_peak_logits = max(grads, unsynced), working, 0.0
     allocated = static + max(forward_phase, backward_end)
     fragmentation = cal.FRAGMENTATION_FRACTION * allocated
     context = float(cal.CUDA_CONTEXT_BYTES)
@@ -713,6 +770,7 @@ def estimate_memory(job: FineTune) -> MemoryEstimate:
         "master_weights": round(master),
         "gathered_layers": round(gathered),
         "gradients": round(grads),
+        "unsynced_gradients": round(unsynced),
         "optimizer": round(optimizer),
         "optimizer_pageable": round(pageable),
         "activations": round(activations),

@@ -40,7 +40,7 @@ def job_from_row(row: dict[str, str]) -> FineTune:
             row["lora_targets"].split(";"))
     if row.get("lora_dropout"):
         kwargs["lora_dropout"] = float(row["lora_dropout"])
-    for name in ("cross_entropy", "adapter_dtype", "quantize_scope"):
+    for name in ("cross_entropy", "adapter_dtype", "quantize_scope", "fsdp_no_sync"):
         if row.get(name):
             kwargs[name] = row[name]
     for name in ("compile", "activation_offload"):

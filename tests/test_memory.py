@@ -165,6 +165,38 @@ def test_sharding_divides_model_states_and_offload_needs_host_ram() -> None:
     assert offloaded.cpu_bytes >= 16 * 1.5 * job.architecture.parameter_count()
 
 
+def test_fsdp_no_sync_keeps_an_unsharded_gradient_between_micro_steps() -> None:
+    # LitGPT/Fabric: no_backward_sync under FSDP with frozen and LoRA weights in one flat parameter
+    # per block, so the gradient held between micro-steps is as large as every block.
+    job = FineTune(model="llama-2-7b", method="lora", precision="bf16-true", framework="litgpt",
+                   num_gpus=2, sharding="fsdp", gradient_accumulation_steps=8)
+    arch = job.architecture
+    block_params = arch.num_layers * (arch.linear_params_per_layer() + arch.bias_params_per_layer()
+                                      + arch.norm_params_per_layer())
+    held = estimate_memory(job).components["unsynced_gradients"]
+    assert held == pytest.approx(2 * (block_params + lora_parameter_count(job)), rel=1e-6)
+    # Nothing is held when every micro-step syncs, when there is nothing to accumulate, or off FSDP.
+    assert estimate_memory(job.replace(fsdp_no_sync="off")).components["unsynced_gradients"] == 0
+    assert estimate_memory(job.replace(gradient_accumulation_steps=1)).components["unsynced_gradients"] == 0
+    assert estimate_memory(job.replace(sharding="zero3")).components["unsynced_gradients"] == 0
+    # Separate flat parameters for the adapters (PEFT's FSDP wrap policy): only their gradient.
+    trainable = estimate_memory(job.replace(fsdp_no_sync="trainable"))
+    assert trainable.components["unsynced_gradients"] == 2 * lora_parameter_count(job)
+    # The held gradient does not shrink with more GPUs, and it raises the per-GPU peak.
+    four = estimate_memory(job.replace(num_gpus=4)).components["unsynced_gradients"]
+    assert four == held
+    assert estimate_memory(job).per_gpu_bytes > estimate_memory(job.replace(fsdp_no_sync="off")).per_gpu_bytes
+
+
+def test_fsdp_no_sync_on_a_full_fine_tune_holds_the_whole_gradient() -> None:
+    job = FineTune(model="llama-3.1-8b", method="full", precision="bf16-true", num_gpus=4, sharding="fsdp",
+                   gradient_accumulation_steps=4, gradient_checkpointing=True)
+    params = job.architecture.parameter_count()
+    assert job.knob("fsdp_no_sync") == "trainable"  # Accelerate's default (sync_each_batch off)
+    assert estimate_memory(job).components["unsynced_gradients"] == 2 * params
+    assert estimate_memory(job.replace(framework="torchtune")).components["unsynced_gradients"] == 0
+
+
 def test_zero_stages_shard_progressively() -> None:
     job = FineTune(model="llama-3.1-8b", method="full", num_gpus=4, seq_len=256)
     per_stage = [estimate_memory(job.replace(sharding=s)).per_gpu_bytes for s in ("none", "zero1", "zero2", "zero3")]
@@ -227,6 +259,7 @@ def test_replace_returns_a_validated_copy() -> None:
     ({"attention": "flash3"}, "attention"),
     ({"lora_targets": ("q_proj", "w_pack")}, "lora_targets"),
     ({"cross_entropy": "magic"}, "cross_entropy"),
+    ({"fsdp_no_sync": "always"}, "fsdp_no_sync"),
 ])
 def test_bad_input_names_the_field_in_one_sentence(kwargs: dict[str, object], field: str) -> None:
     with pytest.raises(ValueError) as info:

@@ -122,8 +122,9 @@ SOURCE_BOUNDS = {
     # row (+141 %) cannot have run the table's stated sequence length on every sample (docs/accuracy.md).
     "torchtune-955": 3.45,
     # Third sitting's fresh batch, entered blind and scored once (docs/accuracy.md, "Third sitting").
-    # LitGPT's FSDP rows (-48 % to -74 %) sit at or above the single-GPU peaks: not a sharded step.
-    "litgpt-resource-tables": 0.75,
+    # First sight -74 %: its FSDP rows accumulate inside no_sync() with blocks as mixed flat parameters;
+    # modelled since the fourth sitting (fsdp_no_sync='units'), they sit at -10 % to +5 %.
+    "litgpt-resource-tables": 0.20,
     "qwen1-profiling": 0.35,  # all under-estimated; counter and unit not stated by the source
     "peft-fsdp-qlora-docs": 0.10,
     "peft-deepspeed-docs": 0.10,
@@ -185,13 +186,14 @@ def test_each_source_within_its_bound(source_id: str) -> None:
 
 
 def test_held_out_error_stays_at_the_reported_figures() -> None:
-    # The issue asks for a held-out median of at most 15 % and 80 % of rows within +-30 %. Over the
-    # 103 held-out rows the median is met (13.2 %) and the share is not (79.6 %: 82 rows of 103);
-    # docs/accuracy.md says which rows miss and why. These bounds record the measured figures so a
-    # change cannot make them worse unnoticed.
+    # The issue asks for a held-out median of at most 15 % and 80 % of rows within +-30 %. These 103
+    # rows were scored at first sight at 13.2 % and 79.6 % (82 rows); since the fourth sitting they are
+    # development rows, and with FSDP no_sync modelled they stand at 10.4 % and 89.3 % (92 rows).
+    # docs/accuracy.md keeps both. These bounds record the figures so a change cannot make them worse
+    # unnoticed.
     summary = summarise(HOLDOUT)
-    assert summary["median_abs_error"] <= 0.14, summary
-    assert summary["within_30"] >= 82 / 103 - 1e-9, summary
+    assert summary["median_abs_error"] <= 0.11, summary
+    assert summary["within_30"] >= 92 / 103 - 1e-9, summary
 
 
 #: First-sight scores of the sources added after the model was fitted (scored before any model or

@@ -44,6 +44,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--offload", default=None, help="optimizer | optimizer+params")
     p.add_argument("--framework", default="hf-peft", help="hf-peft | torchtune | unsloth | litgpt")
     p.add_argument("--cross-entropy", default=None, help="standard | chunked | fused (default: framework's)")
+    p.add_argument("--fsdp-no-sync", default=None,
+                   help="off | trainable | units: gradients FSDP holds unsharded while accumulating "
+                        "(default: framework's)")
     p.add_argument("--compile", action="store_true", default=None,
                    help="torch.compile / fused elementwise kernels")
     p.add_argument("--gpu", default=None, help="only this GPU id instead of the whole catalog")
@@ -84,7 +87,7 @@ def build_job(args: argparse.Namespace) -> Any:
         gradient_checkpointing=args.gradient_checkpointing, attention=args.attention,
         lora_rank=args.lora_rank, lora_targets=targets, num_gpus=args.num_gpus, sharding=args.sharding,
         offload=args.offload, framework=args.framework, gradient_accumulation_steps=args.grad_accum,
-        cross_entropy=args.cross_entropy, compile=args.compile)
+        cross_entropy=args.cross_entropy, compile=args.compile, fsdp_no_sync=args.fsdp_no_sync)
 
 
 def run(args: argparse.Namespace) -> int:
