@@ -129,6 +129,16 @@ SOURCE_BOUNDS = {
     "peft-fsdp-qlora-docs": 0.10,
     "peft-deepspeed-docs": 0.10,
     "torchtune-1909": 0.10,  # weights at init
+    # Fourth sitting: the sealed batch, entered blind and scored once (docs/accuracy.md, "Fourth sitting").
+    "msswift-megatron-bench": 0.15,
+    "msswift-tuners-bench": 0.50,  # all under-estimated; the three rows differ only in settings the model ignores
+    "sarkale-lora-deepdive": 0.25,
+    "dschat-step1-opt13b": 0.35,
+    "fmsaccel-a100-refs": 0.75,  # worst: 1-GPU accelerated-peft-bnb QLoRA at batch 8 x 4096, +70 %
+    "thunder-474": 0.55,  # worst: Llama-2-13B cut to 2 layers, +48 %
+    "thunder-940": 0.15,
+    "litgpt-hub-v1": 0.15,
+    "litgpt-hub-v2-fsdp": 0.40,  # worst: Gemma-2B full fine-tune on 4 GPUs, -34 %
 }
 
 
@@ -146,21 +156,6 @@ def test_every_row_carries_its_source_and_how_it_was_measured() -> None:
     assert ROWS, "no published rows"
     for row in ROWS:
         _check_provenance(row)
-
-
-#: Entered blind and kept unscored for the next change to the model (docs/accuracy.md, "Next sitting").
-SEALED = ROOT / "tests" / "data" / "memory_sealed.csv"
-
-
-def test_sealed_rows_are_well_formed_and_never_scored_here() -> None:
-    # Shape and provenance only: building the job validates every field, and no estimate is computed.
-    sealed = published_rows.load_rows(SEALED)
-    assert sealed and list(sealed[0]) == list(ROWS[0])
-    assert not {r["source_id"] for r in sealed} & {r["source_id"] for r in ROWS}
-    for row in sealed:
-        _check_provenance(row)
-        assert row["split"] == "holdout", row["row_id"]
-        assert isinstance(job_from_row(row), FineTune)
 
 
 def test_split_is_by_source_and_holds_out_a_third_of_the_sources() -> None:
@@ -186,14 +181,24 @@ def test_each_source_within_its_bound(source_id: str) -> None:
 
 
 def test_held_out_error_stays_at_the_reported_figures() -> None:
-    # The issue asks for a held-out median of at most 15 % and 80 % of rows within +-30 %. These 103
-    # rows were scored at first sight at 13.2 % and 79.6 % (82 rows); since the fourth sitting they are
-    # development rows, and with FSDP no_sync modelled they stand at 10.4 % and 89.3 % (92 rows).
-    # docs/accuracy.md keeps both. These bounds record the figures so a change cannot make them worse
-    # unnoticed.
+    # The issue asks for a held-out median of at most 15 % and 80 % of rows within +-30 %. All 185
+    # held-out rows: 12.9 % and 84.9 % (157 rows). The 82 rows of the fourth sitting's sealed batch alone,
+    # scored once: 16.9 % and 79.3 % (65 rows), which miss both. docs/accuracy.md says which rows miss
+    # and why. These bounds record the figures so a change cannot make them worse unnoticed.
     summary = summarise(HOLDOUT)
-    assert summary["median_abs_error"] <= 0.11, summary
-    assert summary["within_30"] >= 92 / 103 - 1e-9, summary
+    assert summary["rows"] == 185, summary
+    assert summary["median_abs_error"] <= 0.13, summary
+    assert summary["within_30"] >= 157 / 185 - 1e-9, summary
+    sealed = summarise(r for r in HOLDOUT if r.source_id in SEALED_SOURCES)
+    assert sealed["rows"] == 82, sealed
+    assert sealed["median_abs_error"] <= 0.17 and sealed["within_30"] >= 65 / 82 - 1e-9, sealed
+
+
+#: The fourth sitting's sealed batch (entered blind in the third and fourth sittings, scored once).
+SEALED_SOURCES = frozenset({
+    "msswift-megatron-bench", "msswift-tuners-bench", "sarkale-lora-deepdive", "dschat-step1-opt13b",
+    "fmsaccel-a100-refs", "thunder-474", "thunder-940", "litgpt-hub-v1", "litgpt-hub-v2-fsdp",
+})
 
 
 #: First-sight scores of the sources added after the model was fitted (scored before any model or
@@ -208,6 +213,16 @@ FIRST_SIGHT = {
     "peft-fsdp-qlora-docs": (0.054, 0.065, 1.00),
     "peft-deepspeed-docs": (0.057, 0.079, 1.00),
     "torchtune-1909": (0.055, 0.055, 1.00),
+    # Fourth sitting: the sealed batch, model at a963fc2, scored once after its last blind addition (2c77962).
+    "msswift-megatron-bench": (0.081, 0.081, 1 / 1),
+    "msswift-tuners-bench": (0.398, 0.445, 1 / 3),
+    "sarkale-lora-deepdive": (0.208, 0.208, 1 / 1),
+    "dschat-step1-opt13b": (0.274, 0.274, 1 / 1),
+    "fmsaccel-a100-refs": (0.184, 0.701, 37 / 49),
+    "thunder-474": (0.077, 0.477, 14 / 16),
+    "thunder-940": (0.066, 0.116, 7 / 7),
+    "litgpt-hub-v1": (0.059, 0.091, 2 / 2),
+    "litgpt-hub-v2-fsdp": (0.264, 0.336, 1 / 2),
 }
 
 
