@@ -29,9 +29,12 @@ dropout and eager attention; here the same count is done tensor by tensor for th
   recomputed; activation offload (torchtune, Unsloth) moves those inputs to host memory.
 
 Logits and the loss (``tokens x vocab`` elements) are charged separately, per cross-entropy
-implementation. The peak is the larger of the forward/loss phase (activations + logits) and the
-end of backward (all gradients), on top of the static model states. Constants that were fitted
-live in :mod:`optimizer.calibration` with the rows they were fitted on.
+implementation. On top of the static model states, the peak is the largest of three moments: the
+loss (what the layers keep, plus the logits), the first layer's backward (what the layers keep, plus
+the layer being recomputed and its backward working set; the logits are freed by then) and the end
+of backward (every gradient). Gradients accumulated over micro-steps are alive at all three, and
+FSDP's ``no_sync()`` keeps them unsharded. Constants that were fitted live in
+:mod:`optimizer.calibration` with the rows they were fitted on.
 """
 
 from __future__ import annotations
@@ -716,16 +719,19 @@ def estimate_memory(job: FineTune) -> MemoryEstimate:
     working = cal.BACKWARD_WORKING_SET_FACTOR * per_layer
     offload_acts = bool(job.knob("activation_offload")) and job.gradient_checkpointing
     if job.gradient_checkpointing:
-        # Every layer's input stays (or, offloaded, only the last few); the layer being recomputed
-        # holds its whole set, its own input included.
+        # Every layer's input stays (or, offloaded, only the last few). At the loss nothing else of
+        # the layers is alive; in backward the layer being recomputed holds its whole set, its own
+        # input included.
         resident = min(cal.OFFLOAD_RESIDENT_LAYERS, L) if offload_acts else L
-        kept_inputs = (resident - 1) * layer_input
         if offload_acts:
             cpu += L * layer_input * n_gpus
             notes.append("Checkpointed layer inputs are offloaded to host RAM.")
-        activations = kept_inputs + per_layer + head_acts  # plus one layer being recomputed
+        at_loss = resident * layer_input + head_acts
+        in_backward = (resident - 1) * layer_input + per_layer  # plus one layer being recomputed
     else:
-        activations = L * per_layer + head_acts
+        at_loss = L * per_layer + head_acts
+        in_backward = L * per_layer
+    activations = max(at_loss, in_backward)
     logits = _logits_bytes(job)
 
     # -- the peak ----------------------------------------------------------------------------------
@@ -740,17 +746,21 @@ def estimate_memory(job: FineTune) -> MemoryEstimate:
         # Between micro-steps only the unsharded gradient exists; at the synchronising step each
         # unit's unsharded gradient is freed as its shard is produced.
         persisted = unsynced
-    forward_phase = activations + logits + working + persisted
+    # Three moments can set the peak. At the loss the logits and the loss's own tensors are alive;
+    # they are freed once the head's backward has run, before the last layer's backward (and, under
+    # checkpointing, its recomputation) starts. At the end of backward every gradient exists.
+    loss_phase = at_loss + logits + persisted
+    layer_phase = in_backward + working + persisted
     backward_end = max(grads, unsynced) + working
-    if forward_phase >= backward_end:
-        phase = "forward"
-        at_peak_grads = persisted
-        at_peak_acts = activations + working
-        at_peak_logits = logits
+    phases = {"loss": loss_phase, "backward": layer_phase, "backward-end": backward_end}
+    phase = max(phases, key=lambda name: phases[name])
+    if phase == "loss":
+        at_peak_grads, at_peak_acts, at_peak_logits = persisted, at_loss, logits
+    elif phase == "backward":
+        at_peak_grads, at_peak_acts, at_peak_logits = persisted, in_backward + working, 0.0
     else:
-        phase = "backward"
         at_peak_grads, at_peak_acts, at_peak_logits = max(grads, unsynced), working, 0.0
-    allocated = static + max(forward_phase, backward_end)
+    allocated = static + phases[phase]
     fragmentation = cal.FRAGMENTATION_FRACTION * allocated
     context = float(cal.CUDA_CONTEXT_BYTES)
     reserved = allocated + fragmentation
