@@ -141,6 +141,17 @@ SOURCE_BOUNDS = {
     "thunder-940": 0.15,
     "litgpt-hub-v1": 0.15,
     "litgpt-hub-v2-fsdp": 0.40,  # worst: Gemma-2B full fine-tune on 4 GPUs, -34 %
+    # Fourth sitting, second round: the fresh batch, entered blind and scored once.
+    "thunder-1175": 0.15,
+    "thunder-1176": 0.45,  # worst: one ZeRO-2 cell at 8192 tokens, 56.7 GB beside 35-38 GB for its siblings
+    "thunder-1621": 0.45,  # +40 %: Llama-2-7B at 4096 on a 48 GB card
+    "thunder-1616": 0.40,  # eager rows of the 4-layer cuts over-estimated by 19-35 %
+    "thunder-1608": 0.10,
+    "thunder-1370": 0.15,
+    "thunder-216": 0.35,
+    "thunder-2189": 0.10,
+    "opt-benchmark-ds": 0.50,  # +46 %: ZeRO-3 with parameter and optimizer offload, DeepSpeed 0.6
+    "colossalai-pl-gpt-bench": 0.70,  # worst: GPT2-XL ZeRO-3 at micro-batch 40, +65 %
 }
 
 
@@ -183,23 +194,35 @@ def test_each_source_within_its_bound(source_id: str) -> None:
 
 
 def test_held_out_error_stays_at_the_reported_figures() -> None:
-    # The issue asks for a held-out median of at most 15 % and 80 % of rows within +-30 %. All 185
-    # held-out rows: 12.9 % and 84.9 % (157 rows). The 82 rows of the fourth sitting's sealed batch alone,
-    # scored once: 16.9 % and 79.3 % (65 rows), which miss both. docs/accuracy.md says which rows miss
-    # and why. These bounds record the figures so a change cannot make them worse unnoticed.
+    # The issue asks for a held-out median of at most 15 % and 80 % of rows within +-30 %. All 227
+    # held-out rows: 10.8 % and 86.8 % (197 rows). The fourth sitting's sealed batch, scored once at 16.9 %
+    # and 79.3 % (65 of 82), missed both; after the second change it stands at 12.2 % and 85.4 % (70 rows),
+    # as a development set. The fresh batch that followed, scored once: 6.7 % and 85.7 % (36 of 42).
+    # docs/accuracy.md says which rows miss and why. These bounds record the figures so a change cannot
+    # make them worse unnoticed.
     summary = summarise(HOLDOUT)
-    assert summary["rows"] == 185, summary
-    assert summary["median_abs_error"] <= 0.13, summary
-    assert summary["within_30"] >= 157 / 185 - 1e-9, summary
+    assert summary["rows"] == 227, summary
+    assert summary["median_abs_error"] <= 0.11, summary
+    assert summary["within_30"] >= 197 / 227 - 1e-9, summary
     sealed = summarise(r for r in HOLDOUT if r.source_id in SEALED_SOURCES)
     assert sealed["rows"] == 82, sealed
-    assert sealed["median_abs_error"] <= 0.17 and sealed["within_30"] >= 65 / 82 - 1e-9, sealed
+    assert sealed["median_abs_error"] <= 0.13 and sealed["within_30"] >= 70 / 82 - 1e-9, sealed
+    fresh = summarise(r for r in HOLDOUT if r.source_id in FRESH_SOURCES)
+    assert fresh["rows"] == 42, fresh
+    assert fresh["median_abs_error"] <= 0.07 and fresh["within_30"] >= 36 / 42 - 1e-9, fresh
 
 
 #: The fourth sitting's sealed batch (entered blind in the third and fourth sittings, scored once).
 SEALED_SOURCES = frozenset({
     "msswift-megatron-bench", "msswift-tuners-bench", "sarkale-lora-deepdive", "dschat-step1-opt13b",
     "fmsaccel-a100-refs", "thunder-474", "thunder-940", "litgpt-hub-v1", "litgpt-hub-v2-fsdp",
+})
+
+
+#: The fresh batch of the fourth sitting's second round (entered blind, scored once).
+FRESH_SOURCES = frozenset({
+    "thunder-1175", "thunder-1176", "thunder-1621", "thunder-1616", "thunder-1608", "thunder-1370",
+    "thunder-216", "thunder-2189", "opt-benchmark-ds", "colossalai-pl-gpt-bench",
 })
 
 
@@ -225,6 +248,17 @@ FIRST_SIGHT = {
     "thunder-940": (0.066, 0.116, 7 / 7),
     "litgpt-hub-v1": (0.059, 0.091, 2 / 2),
     "litgpt-hub-v2-fsdp": (0.264, 0.336, 1 / 2),
+    # Fourth sitting, second round: the fresh batch, model at ba25ec4, scored once after it was committed (b50cc1a).
+    "thunder-1175": (0.040, 0.108, 10 / 10),
+    "thunder-1176": (0.067, 0.420, 6 / 7),
+    "thunder-1621": (0.403, 0.403, 0 / 1),
+    "thunder-1616": (0.126, 0.350, 6 / 8),
+    "thunder-1608": (0.038, 0.045, 2 / 2),
+    "thunder-1370": (0.059, 0.105, 5 / 5),
+    "thunder-216": (0.157, 0.287, 3 / 3),
+    "thunder-2189": (0.034, 0.034, 2 / 2),
+    "opt-benchmark-ds": (0.459, 0.459, 0 / 1),
+    "colossalai-pl-gpt-bench": (0.222, 0.646, 2 / 3),
 }
 
 
