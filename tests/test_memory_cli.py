@@ -53,6 +53,16 @@ def test_custom_architecture_by_flags(capsys: pytest.CaptureFixture[str]) -> Non
     assert json.loads(out)["job"]["model"] == "custom"
 
 
+def test_fsdp_no_sync_flag_reaches_the_estimate(capsys: pytest.CaptureFixture[str]) -> None:
+    common = ("--model", "llama-2-7b", "--framework", "litgpt", "--precision", "bf16-true", "--num-gpus", "2",
+              "--sharding", "fsdp", "--grad-accum", "8", "--gpu", "a100-sxm-80gb", "--format", "json")
+    _, preset, _ = run(capsys, *common)
+    _, off, _ = run(capsys, *common, "--fsdp-no-sync", "off")
+    held = json.loads(preset)["components_bytes"]["unsynced_gradients"]
+    assert held > 0 and json.loads(off)["components_bytes"]["unsynced_gradients"] == 0
+    assert json.loads(preset)["job"]["per_gpu_GiB"] > json.loads(off)["job"]["per_gpu_GiB"]
+
+
 @pytest.mark.parametrize(("args", "field"), [
     (("--model", "llama-9b"), "model"),
     (("--method", "full", "--lora-rank", "8"), "lora_rank"),
@@ -60,6 +70,7 @@ def test_custom_architecture_by_flags(capsys: pytest.CaptureFixture[str]) -> Non
     (("--num-gpus", "0"), "num_gpus"),
     (("--sharding", "fsdp"), "sharding"),
     (("--framework", "axolotl"), "framework"),
+    (("--fsdp-no-sync", "always"), "fsdp_no_sync"),
     (("--method", "full", "--quantization", "nf4"), "quantization"),
     (("--gpu", "rtx-9090"), "GPU"),
     (("--model", "custom", "--hidden-size", "64"), "--num-layers"),
