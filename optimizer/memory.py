@@ -82,6 +82,12 @@ def _choice(name: str, value: Any, allowed: tuple[Any, ...]) -> None:
     _require(value in allowed, f"{name} must be one of {shown}; got {value!r}.")
 
 
+def _knob_choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
+    """A framework knob: one of ``allowed``, or None for the framework preset's value."""
+    _require(value is None or value in allowed,
+             f"{name} must be one of {', '.join(allowed)} (or unset for the framework's); got {value!r}.")
+
+
 # ----------------------------------------------------------------------------------------------
 # Architecture
 # ----------------------------------------------------------------------------------------------
@@ -355,10 +361,10 @@ class FineTune:
         if self.lora_dropout is not None:
             _require(0.0 <= self.lora_dropout < 1.0,
                      f"lora_dropout must be in [0, 1); got {self.lora_dropout!r}.")
-        _choice("cross_entropy", self.cross_entropy, (None, *CROSS_ENTROPIES))
-        _choice("adapter_dtype", self.adapter_dtype, (None, *ADAPTER_DTYPES))
-        _choice("quantize_scope", self.quantize_scope, (None, *QUANTIZE_SCOPES))
-        _choice("fsdp_no_sync", self.fsdp_no_sync, (None, *NO_SYNC_MODES))
+        _knob_choice("cross_entropy", self.cross_entropy, CROSS_ENTROPIES)
+        _knob_choice("adapter_dtype", self.adapter_dtype, ADAPTER_DTYPES)
+        _knob_choice("quantize_scope", self.quantize_scope, QUANTIZE_SCOPES)
+        _knob_choice("fsdp_no_sync", self.fsdp_no_sync, NO_SYNC_MODES)
         _require(not (self.optimizer_in_backward and self.gradient_accumulation_steps > 1),
                  "optimizer_in_backward needs gradient_accumulation_steps=1 (the step runs inside backward).")
         if self.method != "full":
