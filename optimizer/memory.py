@@ -587,11 +587,13 @@ def _optimizer_state_bytes(job: FineTune, trainable_shapes: list[tuple[int, int,
     return sum(4.0 * c * (r + k) for c, r, k in trainable_shapes)
 
 
-def _unsynced_gradient_bytes(job: FineTune, weight_bytes: float, trainable_grad_bytes: float) -> float:
+def _unsynced_gradient_bytes(job: FineTune, weight_bytes: float, trainable_grad_bytes: float,
+                             base_bytes: int) -> float:
     """Gradient that FSDP's ``no_sync()`` keeps unsharded on every GPU between accumulation
     micro-steps (0 when the job syncs each micro-step or does not accumulate).
 
-    ``weight_bytes`` is the whole model's unsharded weight storage. Under the ``units`` mode the
+    ``weight_bytes`` is the whole model's unsharded weight storage, ``base_bytes`` the frozen 16/32-bit
+    weights' width. Under the ``units`` mode the
     gradient has the size of each flat parameter that holds a trainable weight, frozen part included:
     every transformer block when an adapter sits in the blocks, plus the root unit (embeddings,
     final norm, head) when the head is trained.
@@ -603,7 +605,6 @@ def _unsynced_gradient_bytes(job: FineTune, weight_bytes: float, trainable_grad_
         return trainable_grad_bytes
     arch = job.architecture
     targets = job.target_modules()
-    base_bytes = 4 if job.precision == "fp32" else 2
     head_bytes = float(base_bytes * arch.head_params())
     if arch.head_params() and HEAD_MODULE in _quantized_modules(job):
         head_bytes = arch.head_params() * _bytes_per_param_quantized(
@@ -692,7 +693,7 @@ def estimate_memory(job: FineTune) -> MemoryEstimate:
         notes.append("Paged 8-bit AdamW keeps its state in CUDA unified memory: it stays on the GPU when there "
                      "is room and pages to host RAM when there is not; it is not counted in the GPU peak.")
 
-    unsynced = _unsynced_gradient_bytes(job, weights, grads)
+    unsynced = _unsynced_gradient_bytes(job, weights, grads, base_bytes)
     if unsynced:
         notes.append("FSDP accumulates gradients inside no_sync(): they stay unsharded on every GPU until the "
                      "synchronising micro-step (framework knob fsdp_no_sync).")
